@@ -1,0 +1,69 @@
+"""Segment's top-level field names, whatever casing or separators a sender used.
+
+Segment warns partners that "the casing on these fields will vary by customer";
+published payloads carry `user_id`, `message_id`, `"User ID"` and
+`"Previous ID"`. Consumers should only ever see Segment's own spelling, so the
+envelope fields are renamed here, before validation; everything else, and
+everything nested, keeps the name it was sent with.
+"""
+
+from typing import Any
+
+from chalicelib.errors import BadRequest
+
+SEGMENT_FIELDS = (
+    "type",
+    "messageId",
+    "userId",
+    "anonymousId",
+    "previousId",
+    "groupId",
+    "event",
+    "name",
+    "category",
+    "traits",
+    "properties",
+    "context",
+    "integrations",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "receivedAt",
+    "version",
+    "channel",
+    "writeKey",
+)
+
+_SEPARATORS = str.maketrans("", "", "_- ")
+# Some Segment docs examples say "action": "track" where the spec says "type".
+_TYPE_SYNONYM = "action"
+
+
+def _squash(name: str) -> str:
+    return name.translate(_SEPARATORS).lower()
+
+
+_BY_SQUASHED = {_squash(name): name for name in SEGMENT_FIELDS}
+
+
+def canonical_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event with Segment's fields under Segment's names, in the sent order.
+
+    Two spellings of one field are fine when they agree and a `BadRequest` when
+    they do not: there is no way to know which one the sender meant.
+    """
+    renamed: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    type_synonym = None
+    for key, value in event.items():
+        squashed = _squash(key)
+        name = _BY_SQUASHED.get(squashed, key)
+        if squashed == _TYPE_SYNONYM:
+            type_synonym = key
+        if name in renamed and renamed[name] != value:
+            raise BadRequest(f"{name}: sent as both {spelled[name]!r} and {key!r} with different values")
+        renamed[name] = value
+        spelled.setdefault(name, key)
+    if type_synonym is not None and "type" not in renamed:
+        renamed["type"] = renamed.pop(type_synonym)
+    return renamed

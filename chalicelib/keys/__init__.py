@@ -1,0 +1,116 @@
+"""Emma API keys as the endpoint stores them: a SHA-256 hash, the account, a status.
+
+Plain keys are never stored (contract section 5): the table is keyed by the
+lowercase hex SHA-256 of the key, so a leaked table or log of hashes cannot be
+replayed against the endpoint.
+"""
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Literal
+
+import boto3
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Status = Literal["active", "disabled"]
+ACTIVE: Status = "active"
+DISABLED: Status = "disabled"
+
+
+def hash_key(key: str) -> str:
+    """The table's partition key for `key`."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh API key: 256 random bits, URL-safe, and without ':' so Basic auth can carry it."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_hash: str
+    account_id: str
+    status: str
+    created_at: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+class KeyStore:
+    """The `API_KEYS_TABLE` DynamoDB table."""
+
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def find(self, key: str) -> ApiKey | None:
+        """The record for a presented key, or None if it is unknown."""
+        key_hash = hash_key(key)
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"key_hash": {"S": key_hash}},
+            ProjectionExpression="key_hash, account_id, #s",
+            ExpressionAttributeNames={"#s": "status"},
+        ).get("Item")
+        # The lookup is by hash already; comparing again in constant time keeps
+        # the decision itself free of timing differences.
+        if item is None or not hmac.compare_digest(item["key_hash"]["S"], key_hash):
+            return None
+        return ApiKey(key_hash, item["account_id"]["S"], item["status"]["S"])
+
+    def create(self, account_id: str) -> str:
+        """Store a new active key for `account_id` and return it: the only time it is seen."""
+        key = new_key()
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "key_hash": {"S": hash_key(key)},
+                "account_id": {"S": account_id},
+                "status": {"S": ACTIVE},
+                "created_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+            },
+            ConditionExpression="attribute_not_exists(key_hash)",
+        )
+        return key
+
+    def set_status(self, key_hash: str, status: Status) -> bool:
+        """Enable or disable a stored key; False if there is no such key."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"key_hash": {"S": key_hash}},
+                UpdateExpression="SET #s = :s",
+                ConditionExpression="attribute_exists(key_hash)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": {"S": status}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def all(self) -> Iterator[ApiKey]:
+        """Every stored key, as hashes."""
+        for page in self._client.get_paginator("scan").paginate(TableName=self._table):
+            for item in page["Items"]:
+                yield ApiKey(
+                    item["key_hash"]["S"],
+                    item["account_id"]["S"],
+                    item["status"]["S"],
+                    item.get("created_at", {}).get("S", ""),
+                )
+
+
+@cache
+def dynamodb_client() -> "DynamoDBClient":
+    """One client per process, reused across invocations."""
+    return boto3.client("dynamodb")

@@ -1,0 +1,21 @@
+"""The destination's settings, which Segment sends as `X-Segment-Settings: base64(JSON object)`."""
+
+import base64
+import binascii
+from typing import Any
+
+from chalicelib import strict_json
+from chalicelib.errors import BadRequest
+
+HEADER = "X-Segment-Settings"
+
+
+def decode_settings(header: str | None) -> dict[str, Any]:
+    """The decoded settings, `{}` when the header is absent; `BadRequest` when malformed."""
+    if header is None:
+        return {}
+    try:
+        raw = base64.b64decode(header, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{HEADER}: is not base64") from None
+    return strict_json.parse_object(raw, HEADER)
