@@ -1,0 +1,74 @@
+"""SNS failures injected into the service's own client, in SNS's place.
+
+A botocore `before-call` hook answers a Publish with the HTTP status and error
+document SNS would send, parsed by botocore's own Query-protocol parser (or
+raises the socket error botocore would), so the service's real retry and error
+handling runs against them. The call then never reaches moto; calls past the
+scripted ones do, as usual.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from botocore.parsers import create_parser
+
+from chalicelib.publisher import sns_client
+
+Answer = tuple[AWSResponse, dict[str, Any]]
+Fault = Callable[[Any], Answer]
+_ENDPOINT = "https://sns.us-east-1.amazonaws.com/"
+
+
+def sns_error(status: int, code: str, message: str = "injected") -> Fault:
+    """SNS answering `status` with error `code`, as its Query API does."""
+    document = (
+        '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+        f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    ).encode()
+    headers = {"Content-Type": "text/xml"}
+
+    def answer(model: Any) -> Answer:
+        parsed = create_parser("query").parse(
+            {"status_code": status, "headers": headers, "body": document}, model.output_shape
+        )
+        return AWSResponse(_ENDPOINT, status, headers, None), parsed  # type: ignore[arg-type]
+
+    answer.__name__ = code
+    return answer
+
+
+def connection_reset(model: Any) -> Answer:
+    raise ConnectionClosedError(endpoint_url=_ENDPOINT)
+
+
+def read_timeout(model: Any) -> Answer:
+    raise ReadTimeoutError(endpoint_url=_ENDPOINT)
+
+
+THROTTLED = sns_error(400, "Throttling", "Rate exceeded")
+INTERNAL_ERROR = sns_error(500, "InternalError")
+UNAVAILABLE = sns_error(503, "ServiceUnavailable")
+TOPIC_NOT_FOUND = sns_error(404, "NotFound", "Topic does not exist")
+ACCESS_DENIED = sns_error(403, "AuthorizationError", "not authorized to perform: SNS:Publish")
+
+
+@contextmanager
+def sns_publish_faults(*faults: Fault) -> Iterator[list[Fault]]:
+    """The next Publish calls meet `faults`, in order; yields the ones not yet used."""
+    pending = list(faults)
+
+    def before_call(model: Any, **kwargs: Any) -> Answer | None:
+        if not pending:
+            return None
+        return pending.pop(0)(model)
+
+    events: Any = sns_client().meta.events
+    events.register_first("before-call.sns.Publish", before_call)
+    try:
+        yield pending
+    finally:
+        events.unregister("before-call.sns.Publish", before_call)
