@@ -58,8 +58,9 @@ class Deployment:
         suffix = ".fifo" if self.fifo else ""
         topic_attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if self.fifo else {}
         arn = self.sns.create_topic(Name=f"segment-{name}{suffix}", Attributes=topic_attributes)["TopicArn"]
-        queue_attributes = {"FifoQueue": "true"} if self.fifo else {}
-        queue_url = self.sqs.create_queue(QueueName=f"sub-{name}{suffix}", Attributes=queue_attributes)["QueueUrl"]
+        queue_url = self.sqs.create_queue(
+            QueueName=f"sub-{name}{suffix}", Attributes={"FifoQueue": "true"} if self.fifo else {}
+        )["QueueUrl"]
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -106,7 +107,7 @@ class Deployment:
         )
 
 
-def _delivered(sqs_message: dict[str, Any]) -> Delivered:
+def _delivered(sqs_message: Any) -> Delivered:
     notification = json.loads(sqs_message["Body"])
     attributes = {name: item["Value"] for name, item in notification.get("MessageAttributes", {}).items()}
     sqs_attributes = sqs_message.get("Attributes", {})
