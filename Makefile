@@ -2,8 +2,28 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# make run PORT=8080 AWS_PORT=5002 to move the service or the AWS emulator.
+PORT ?= 8000
+AWS_PORT ?= 5001
+DEMO_KEY ?= emma-local-demo-key
+# The emulator started by `make run`, never real AWS.
+LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) \
+	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: test check lint typecheck pytest clean
+.PHONY: run demo tail test check lint typecheck pytest clean
+
+# The whole service on this machine: AWS emulator, chalice local, a demo key. Ctrl-C stops it.
+run: $(VENV)/.installed
+	$(BIN)/python -m tools.run_local --port $(PORT) --aws-port $(AWS_PORT) --demo-key $(DEMO_KEY)
+
+# Sample events of every type, sent to `make run` as Segment would.
+demo: $(VENV)/.installed
+	$(BIN)/python -m tools.send --url http://127.0.0.1:$(PORT)/v1/segment --key $(DEMO_KEY) \
+		--settings '{"groupIds": ["42"]}' samples/events.jsonl
+
+# Each message `make run` publishes, as it lands.
+tail: $(VENV)/.installed
+	$(LOCAL_AWS) $(BIN)/python -m tools.tail
 
 # Create the virtualenv if missing, install, then every check CI runs.
 test: check pytest

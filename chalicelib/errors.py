@@ -35,7 +35,7 @@ class UnsupportedMediaType(IngestError):
 
 
 class UnhandledEventType(IngestError):
-    """A `type` this deployment has no topic for; Segment treats 501 as "not supported"."""
+    """A `type` this deployment has no topic for: the code Segment's partner docs ask for."""
 
     status_code = 501
 

@@ -48,13 +48,21 @@ def _topic_with_queue(sns: Any, sqs: Any, topic_name: str) -> str:
     fifo = topic_name.endswith(".fifo")
     topic_attributes = {"FifoTopic": "true"} if fifo else {}
     topic_arn = sns.create_topic(Name=topic_name, Attributes=topic_attributes)["TopicArn"]
-    queue_name = topic_name.removesuffix(".fifo") + "-tail" + (".fifo" if fifo else "")
-    queue_url = sqs.create_queue(QueueName=queue_name, Attributes={"FifoQueue": "true"} if fifo else {})["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=tail_queue_name(topic_name), Attributes={"FifoQueue": "true"} if fifo else {}
+    )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     subscribed = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     if not any(subscription["Endpoint"] == queue_arn for subscription in subscribed):
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return str(queue_url)
+
+
+def tail_queue_name(topic_name: str) -> str:
+    """The queue subscribed to `topic_name`, which `make tail` reads."""
+    if topic_name.endswith(".fifo"):
+        return topic_name.removesuffix(".fifo") + "-tail.fifo"
+    return topic_name + "-tail"
 
 
 def _key_table(dynamodb: Any, table_name: str) -> None:

@@ -68,9 +68,9 @@ class KeyStore:
             return None
         return ApiKey(key_hash, item["account_id"]["S"], item["status"]["S"])
 
-    def create(self, account_id: str) -> str:
-        """Store a new active key for `account_id` and return it: the only time it is seen."""
-        key = new_key()
+    def create(self, account_id: str, key: str | None = None) -> str:
+        """Store a new active key for `account_id` (`key`, or a fresh one) and return it once."""
+        key = key or new_key()
         self._client.put_item(
             TableName=self._table,
             Item={

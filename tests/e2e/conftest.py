@@ -1,9 +1,17 @@
-"""The service as an engineer runs it: `chalice local` in a subprocess, over moto's server."""
+"""The service as an engineer runs it: `make run`'s runner in a subprocess, on free ports.
 
+The runner starts moto's server and `chalice local --stage local` as its child;
+tests talk to both over real HTTP.
+"""
+
+import json
 import os
+import queue
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,13 +19,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from chalicelib.keys import KeyStore
-from tools.provision import Provisioned, provision, stage_environment
+from tools.provision import stage_environment, tail_queue_name
 
 REPO = Path(__file__).resolve().parents[2]
-STAGE = "local"
+DEMO_KEY = "e2e-demo-key"
+READY = "is running locally"
+RUNNER = [sys.executable, "-m", "tools.run_local"]
 
 
 def free_port() -> int:
@@ -27,54 +36,92 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+@dataclass
+class LocalRun:
+    """A running `python -m tools.run_local` and what it printed."""
 
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's server mode on a free loopback port."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@dataclass(frozen=True)
-class LocalService:
+    process: subprocess.Popen[str]
     url: str
-    keys: KeyStore
-    provisioned: Provisioned
+    aws_endpoint: str
+    output: "queue.Queue[str]"
+    banner: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url}/v1/segment"
+
+    def keys(self) -> KeyStore:
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.aws_endpoint)
+        return KeyStore(dynamodb, stage_environment("local")["API_KEYS_TABLE"])
+
+    def published(self, event_type: str) -> list[str]:
+        """The messageIds waiting in the tail queue of `event_type`'s topic (read and removed)."""
+        sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint)
+        topic = stage_environment("local")[f"TOPIC_ARN_{event_type.upper()}"].rsplit(":", 1)[1]
+        queue_url = sqs.get_queue_url(QueueName=tail_queue_name(topic))["QueueUrl"]
+        message_ids = []
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                message_ids.append(json.loads(json.loads(message["Body"])["Message"])["event"]["messageId"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return message_ids
+
+    def wait_for_banner(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                line = self.output.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    raise RuntimeError("the runner exited:\n" + "".join(lines)) from None
+                continue
+            lines.append(line)
+            if READY in line:
+                time.sleep(0.3)  # the rest of the banner
+                while not self.output.empty():
+                    lines.append(self.output.get())
+                self.banner = "".join(lines)
+                return
+        raise TimeoutError("the runner did not print its banner:\n" + "".join(lines))
+
+    def stop(self, stop_signal: int = signal.SIGINT) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(stop_signal)
+        return self.process.wait(timeout=20)
+
+
+def start_local_run(port: int | None = None, aws_port: int | None = None) -> LocalRun:
+    port, aws_port = port or free_port(), aws_port or free_port()
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY],
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_forward_lines, args=(process, output), daemon=True).start()
+    run = LocalRun(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}", output)
+    try:
+        run.wait_for_banner()
+    except BaseException:
+        run.process.kill()
+        raise
+    return run
+
+
+def _forward_lines(process: subprocess.Popen[str], output: "queue.Queue[str]") -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.put(line)
 
 
 @pytest.fixture(scope="session")
-def local_service(moto_endpoint: str) -> Iterator[LocalService]:
-    """`chalice local --stage local` pointed at moto through AWS_ENDPOINT_URL."""
-    environment = stage_environment(STAGE)
-    provisioned = provision(environment, endpoint_url=moto_endpoint)
-    keys = KeyStore(boto3.client("dynamodb", endpoint_url=moto_endpoint), environment["API_KEYS_TABLE"])
-    port = free_port()
-    chalice = Path(sys.executable).parent / "chalice"
-    process = subprocess.Popen(
-        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-        cwd=REPO,
-        env={**os.environ, "AWS_ENDPOINT_URL": moto_endpoint},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
-        yield LocalService(f"http://127.0.0.1:{port}", keys, provisioned)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def local_run() -> Iterator[LocalRun]:
+    """One `make run` for the whole session."""
+    run = start_local_run()
+    yield run
+    run.stop()

@@ -1,0 +1,165 @@
+"""`make run`: the whole service on this machine, with no AWS account and no Docker.
+
+Starts moto's server in this process, creates what the `local` stage names
+(a topic per event type with a queue subscribed to each, the API-key table and
+a demo key), then `chalice local --stage local` pointed at it through
+`AWS_ENDPOINT_URL`. Once the service answers it prints how to use it; Ctrl-C
+stops everything it started.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from chalicelib.keys import KeyStore
+from tools.provision import provision, stage_environment
+
+STAGE = "local"
+DEMO_KEY = "emma-local-demo-key"
+DEMO_ACCOUNT = "1001"
+REPO = Path(__file__).resolve().parent.parent
+# Nothing started here may reach real AWS, whatever the shell has configured.
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_DYNAMODB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # Ctrl-C, a closed terminal or a kill all end in the same clean-up. SIGINT is
+    # set explicitly because a shell starts background jobs with it ignored.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("\nstopped")
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    for port in (args.port, args.aws_port):
+        if not _port_is_free(port):
+            print(f"port {port} is in use: stop what holds it, or choose another (make run PORT=... AWS_PORT=...)")
+            return 1
+    os.environ.update(EMULATOR_CREDENTIALS)
+    for variable in _UNSET:
+        os.environ.pop(variable, None)
+    with emulator(args.aws_port) as aws_endpoint:
+        environment = stage_environment(STAGE)
+        provision(environment, endpoint_url=aws_endpoint)
+        keys = KeyStore(boto3.client("dynamodb", endpoint_url=aws_endpoint), environment["API_KEYS_TABLE"])
+        keys.create(DEMO_ACCOUNT, key=args.demo_key)
+        with chalice_local(args.port, aws_endpoint) as service:
+            url = f"http://127.0.0.1:{args.port}"
+            if not wait_until_answering(url, service):
+                print("chalice local did not start; see its output above")
+                return 1
+            print(banner(url, aws_endpoint, args.demo_key), flush=True)
+            return service.wait()
+
+
+@contextmanager
+def emulator(port: int) -> Iterator[str]:
+    """moto's server on loopback, for as long as the block runs."""
+    # Werkzeug logs every emulator call; the service's own log lines are what matter here.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def chalice_local(port: int, aws_endpoint: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`chalice local --stage local` in its own process group, stopped with everything it forked."""
+    chalice = Path(sys.executable).parent / "chalice"
+    service = subprocess.Popen(
+        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "AWS_ENDPOINT_URL": aws_endpoint},
+        start_new_session=True,
+    )
+    try:
+        yield service
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGTERM)
+            try:
+                service.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(service.pid, signal.SIGKILL)
+                service.wait()
+
+
+def wait_until_answering(url: str, service: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
+    """True once the service answers HTTP (a 401 without credentials will do)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and service.poll() is None:
+        try:
+            requests.post(f"{url}/v1/segment", timeout=1)
+            return True
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    return False
+
+
+def banner(url: str, aws_endpoint: str, key: str) -> str:
+    identify = '{"type":"identify","userId":"u1","traits":{"email":"peter@example.com"}}'
+    return f"""
+Emma's Segment destination is running locally.
+
+  endpoint    {url}/v1/segment
+  AWS (moto)  {aws_endpoint}   stage "{STAGE}": a topic per event type, each with a "-tail" queue; the key table
+  demo key    {key}   (account {DEMO_ACCOUNT})
+
+Send an identify (expect HTTP 200 and its messageId):
+
+  curl -i {url}/v1/segment -u '{key}:' -H 'Content-Type: application/json' -d '{identify}'
+
+In another terminal:  make demo   sends sample events of every type
+                      make tail   prints each message as it is published
+Ctrl-C stops everything.
+"""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tools.run_local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8000, help="the service's port (default 8000)")
+    parser.add_argument("--aws-port", type=int, default=5001, help="the AWS emulator's port (default 5001)")
+    parser.add_argument("--demo-key", default=DEMO_KEY, help=f"the demo API key to create (default {DEMO_KEY})")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
