@@ -10,7 +10,7 @@ DEMO_KEY ?= emma-local-demo-key
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) \
 	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: run demo tail test check lint typecheck pytest clean
+.PHONY: run demo tail test fuzz check lint typecheck pytest clean
 
 # The whole service on this machine: AWS emulator, chalice local, a demo key. Ctrl-C stops it.
 run: $(VENV)/.installed
@@ -39,6 +39,10 @@ typecheck: $(VENV)/.installed
 
 pytest: $(VENV)/.installed
 	$(BIN)/pytest
+
+# Long fuzzing, apart from `make test`: schemathesis walks every schema boundary with many examples.
+fuzz: $(VENV)/.installed
+	SCHEMATHESIS_COVERAGE=1 SCHEMATHESIS_EXAMPLES=300 $(BIN)/pytest tests/e2e/test_openapi_conformance.py
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -13,9 +13,15 @@ from chalicelib import authorizer
 
 app = Chalice(app_name="emma-segment")
 
-# Every content type reaches the view, which answers 415 itself in Segment's
+# Every content type reaches the views, which answer 415 themselves in Segment's
 # `{"message"}` shape instead of Chalice's `{"Code", "Message"}`.
 ANY_CONTENT_TYPE = ["*/*"]
+# Segment's libraries gzip their bodies, which API Gateway passes on intact only
+# for binary media types. The wildcard covers application/json for API Gateway
+# while Chalice, which matches binary types exactly, still answers JSON as text.
+app.api.binary_types.append("application/*")
+# The HTTP Tracking API's single-event routes, whose path names the event type.
+TRACKING_API_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
 
 @app.authorizer(ttl_seconds=authorizer.CACHE_TTL_SECONDS)
@@ -30,6 +36,44 @@ def segment_event() -> Response:
     from chalicelib.ingest import handle_event
 
     return handle_event(_current_request())
+
+
+@app.route("/v1/batch", methods=["POST"], authorizer=api_key, content_types=ANY_CONTENT_TYPE)
+def batch() -> Response:
+    """A batch of events from Segment's libraries, sent straight to Emma."""
+    from chalicelib.ingest import handle_batch
+
+    return handle_batch(_current_request())
+
+
+def tracking_api_event() -> Response:
+    """One event from Segment's libraries to `/v1/<type>`: the path names the type."""
+    from chalicelib.ingest import handle_event
+
+    request = _current_request()
+    return handle_event(request, implied_type=request.path.rsplit("/", 1)[-1])
+
+
+for _event_type in TRACKING_API_TYPES:
+    app.route(f"/v1/{_event_type}", methods=["POST"], authorizer=api_key, content_types=ANY_CONTENT_TYPE)(
+        tracking_api_event
+    )
+
+
+@app.route("/v1/webhook/{account_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+def webhook_event(account_id: str) -> Response:
+    """One event from Segment's Webhooks destination, signed instead of carrying an API key."""
+    from chalicelib.ingest import handle_webhook
+
+    return handle_webhook(_current_request(), account_id)
+
+
+@app.route("/v1/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    """This API's OpenAPI 3 document, generated from its schemas."""
+    from chalicelib.openapi import document
+
+    return Response(body=document(), headers={"Content-Type": "application/json"})
 
 
 def _current_request() -> Request:

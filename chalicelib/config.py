@@ -20,6 +20,11 @@ def api_keys_table() -> str:
     return _required("API_KEYS_TABLE")
 
 
+def webhook_secrets_prefix() -> str | None:
+    """Where the webhook mode's per-account secrets live in Secrets Manager; None turns the mode off."""
+    return os.environ.get("WEBHOOK_SECRETS_PREFIX") or None
+
+
 def _required(name: str) -> str:
     value = os.environ.get(name)
     if not value:

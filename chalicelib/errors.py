@@ -22,6 +22,18 @@ class BadRequest(IngestError):
     status_code = 400
 
 
+class Unauthorized(IngestError):
+    """Credentials the view checks itself (a webhook signature) are missing or wrong."""
+
+    status_code = 401
+
+
+class NotFound(IngestError):
+    """A route this deployment does not offer (webhook mode without its secrets)."""
+
+    status_code = 404
+
+
 class PayloadTooLarge(IngestError):
     """The body, or the message built from it, is more than the route or SNS carries."""
 
@@ -47,10 +59,14 @@ class PublishFailed(IngestError):
     status_code = 500
 
 
-class PublishUnavailable(IngestError):
-    """SNS throttled, failed or timed out on every attempt within the deadline."""
+class Unavailable(IngestError):
+    """A service the request needs failed transiently: retrying later can succeed."""
 
     status_code = 503
+
+
+class PublishUnavailable(Unavailable):
+    """SNS throttled, failed or timed out on every attempt within the deadline."""
 
 
 class Misconfigured(IngestError):

@@ -67,3 +67,9 @@ def canonical_fields(event: dict[str, Any]) -> dict[str, Any]:
     if type_synonym is not None and "type" not in renamed:
         renamed["type"] = renamed.pop(type_synonym)
     return renamed
+
+
+def sent_value(event: dict[str, Any], name: str) -> Any:
+    """The value of Segment field `name` under any spelling, without checking for conflicts."""
+    squashed = _squash(name)
+    return next((value for key, value in event.items() if _squash(key) == squashed), None)

@@ -1,26 +1,68 @@
 """What the endpoint reads from an API Gateway request, checked before anything is parsed."""
 
+import zlib
 from typing import Any
 
 from chalice.app import Request
 
 from chalicelib import strict_json
-from chalicelib.errors import Misconfigured, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.errors import BadRequest, Misconfigured, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.segment_settings import decode_settings
 
-# Nothing larger can fit in one SNS message, so it is refused before parsing.
-MAX_BODY_BYTES = 256 * 1024
+# Nothing larger can fit in one SNS message, so a single event's body is refused before parsing.
+MAX_EVENT_BYTES = 256 * 1024
+_GZIP = zlib.MAX_WBITS | 16
 
 
-def json_object_body(request: Request) -> dict[str, Any]:
-    """The body as a JSON object: 415 unless declared JSON, 413 when too large, 400 when malformed."""
+def json_body(request: Request, limit: int) -> Any:
+    """The body as JSON: 415 unless declared JSON, 413 over `limit` bytes (after gunzip), 400 when malformed."""
+    return strict_json.parse(_json_bytes(request, limit), "body")
+
+
+def json_object_body(request: Request, limit: int = MAX_EVENT_BYTES) -> dict[str, Any]:
+    """The body as one JSON object, with the checks of `json_body`."""
+    return strict_json.parse_object(_json_bytes(request, limit), "body")
+
+
+def _json_bytes(request: Request, limit: int) -> bytes:
     _require_json_content_type(request.headers.get("content-type"))
+    return _decoded_body(request, limit)
+
+
+def _decoded_body(request: Request, limit: int) -> bytes:
+    """The body's bytes, gunzipped when `Content-Encoding: gzip` (as Segment's libraries send it)."""
     body = request.raw_body
     if isinstance(body, str):
         body = body.encode("utf-8", "surrogatepass")
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is {len(body)} bytes; this route accepts at most {MAX_BODY_BYTES}")
-    return strict_json.parse_object(body, "body")
+    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding == "gzip":
+        body = _gunzip(body, limit)
+    elif encoding != "identity":
+        raise UnsupportedMediaType(f"Content-Encoding {encoding[:50]} is not supported; send gzip or nothing")
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is {len(body)} bytes; this route accepts at most {limit}")
+    return body
+
+
+def _gunzip(compressed: bytes, limit: int) -> bytes:
+    """Decompress at most `limit` + 1 bytes, so a small gzip bomb cannot fill the memory."""
+    decompressor = zlib.decompressobj(_GZIP)
+    try:
+        body = decompressor.decompress(compressed, limit + 1)
+    except zlib.error:
+        raise _bad_gzip() from None
+    if len(body) > limit:
+        raise PayloadTooLarge(
+            f"the body is more than {limit} bytes once decompressed; this route accepts at most {limit}"
+        )
+    # Truncated, or followed by bytes that would otherwise be silently dropped.
+    if not decompressor.eof or decompressor.unused_data:
+        raise _bad_gzip()
+    return body
+
+
+def _bad_gzip() -> BadRequest:
+    return BadRequest("body: Content-Encoding is gzip but the body is not one complete gzip stream")
 
 
 def _require_json_content_type(content_type: str | None) -> None:

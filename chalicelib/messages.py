@@ -31,13 +31,21 @@ _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010fff
 
 @dataclass(frozen=True)
 class Message:
-    """One SNS publish: the body, its attributes and, for FIFO topics, its ids."""
+    """One SNS publish: the body, its attributes and, for FIFO topics, its ids.
+
+    `message_id` is the event's own messageId, exactly as published in the body.
+    """
 
     topic_arn: str
     body: str
     attributes: dict[str, str]
+    message_id: str
     group_id: str | None = None
     deduplication_id: str | None = None
+
+    @property
+    def event_type(self) -> str:
+        return self.attributes["type"]
 
     @property
     def size(self) -> int:
@@ -68,6 +76,7 @@ def build_message(
         topic_arn=topic_arn,
         body=body,
         attributes=_attributes(account_id, event),
+        message_id=event["messageId"],
         **_fifo_ids(topic_arn, account_id, event),
     )
     if message.size > MAX_MESSAGE_BYTES:

@@ -8,7 +8,7 @@ the contract's section 3; field names are already Segment's (see
 """
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, missing, post_load, validate, validates_schema
 
@@ -106,6 +106,21 @@ class CommonEventSchema(Schema):
     # A Segment source credential: never passed on.
     writeKey = Removed()
 
+    # Fields each type needs present and non-empty, and fields of which it needs at least one.
+    required_fields: ClassVar[tuple[str, ...]] = ()
+    required_one_of: ClassVar[tuple[str, ...]] = ()
+
+    @validates_schema
+    def _has_required_fields(self, event: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.required_one_of and not any(event.get(name) for name in self.required_one_of):
+            errors[" or ".join(self.required_one_of)] = ["is required and must not be empty"]
+        for name in self.required_fields:
+            if not event.get(name):
+                errors[name] = ["is required and must not be empty"]
+        if errors:
+            raise ValidationError(errors)
+
     @post_load(pass_original=True)
     def _in_sent_order(self, event: dict[str, Any], original: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Publish fields in the order they were sent (marshmallow puts unknown ones last)."""
@@ -115,19 +130,10 @@ class CommonEventSchema(Schema):
         return ordered
 
 
-def _require(event: dict[str, Any], *names: str) -> None:
-    absent = [name for name in names if not event.get(name)]
-    if absent:
-        raise ValidationError({name: ["is required and must not be empty"] for name in absent})
-
-
 class _PersonEventSchema(CommonEventSchema):
     """Events about a person, known (`userId`) or not yet (`anonymousId`)."""
 
-    @validates_schema
-    def _has_person(self, event: dict[str, Any], **kwargs: Any) -> None:
-        if not (event.get("userId") or event.get("anonymousId")):
-            raise ValidationError("is required and must not be empty", "userId or anonymousId")
+    required_one_of = ("userId", "anonymousId")
 
 
 class IdentifySchema(_PersonEventSchema):
@@ -155,28 +161,22 @@ class ScreenSchema(_PersonEventSchema):
 class GroupSchema(_PersonEventSchema):
     """A person joined a company or organization: `groupId`."""
 
-    @validates_schema
-    def _has_group(self, event: dict[str, Any], **kwargs: Any) -> None:
-        _require(event, "groupId")
+    required_fields = ("groupId",)
 
 
 class AliasSchema(CommonEventSchema):
     """One person's `previousId` is now `userId`."""
 
-    @validates_schema
-    def _has_both_ids(self, event: dict[str, Any], **kwargs: Any) -> None:
-        _require(event, "userId", "previousId")
+    required_fields = ("userId", "previousId")
 
 
 class DeleteSchema(CommonEventSchema):
     """A GDPR/CCPA request to delete everything about `userId`."""
 
-    @validates_schema
-    def _has_user(self, event: dict[str, Any], **kwargs: Any) -> None:
-        _require(event, "userId")
+    required_fields = ("userId",)
 
 
-SCHEMAS: dict[str, Schema] = {
+SCHEMAS: dict[str, CommonEventSchema] = {
     "identify": IdentifySchema(),
     "track": TrackSchema(),
     "page": PageSchema(),

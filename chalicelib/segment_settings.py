@@ -11,8 +11,8 @@ HEADER = "X-Segment-Settings"
 
 
 def decode_settings(header: str | None) -> dict[str, Any]:
-    """The decoded settings, `{}` when the header is absent; `BadRequest` when malformed."""
-    if header is None:
+    """The decoded settings, `{}` when the header is absent or empty; `BadRequest` when malformed."""
+    if header is None or not header.strip():
         return {}
     try:
         raw = base64.b64decode(header, validate=True)

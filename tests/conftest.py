@@ -22,6 +22,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
+from chalicelib import webhook  # noqa: E402
 from chalicelib.keys import dynamodb_client  # noqa: E402
 from chalicelib.publisher import sns_client  # noqa: E402
 from tests.aws import Deployment, basic_auth  # noqa: E402
@@ -66,15 +67,18 @@ def configure(monkeypatch: pytest.MonkeyPatch, deployment: Deployment) -> None:
         monkeypatch.setenv(name, value)
 
 
+PROCESS_CACHES = (sns_client, dynamodb_client, webhook.secretsmanager_client, webhook._secrets)
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """moto for every AWS call, with the service's cached clients built afresh."""
+    """moto for every AWS call, with the service's per-process clients and caches built afresh."""
     with mock_aws():
-        sns_client.cache_clear()
-        dynamodb_client.cache_clear()
+        for cached in PROCESS_CACHES:
+            cached.cache_clear()
         yield
-    sns_client.cache_clear()
-    dynamodb_client.cache_clear()
+    for cached in PROCESS_CACHES:
+        cached.cache_clear()
 
 
 @pytest.fixture
@@ -84,6 +88,24 @@ def deployment(aws: None, monkeypatch: pytest.MonkeyPatch) -> Deployment:
     deployment.add_topics()
     configure(monkeypatch, deployment)
     return deployment
+
+
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Deployment]]:
+    """One deployment for a whole module of tests that each drain the queues before they post.
+
+    For the long parametrized corpus tests, where building a deployment per test would dominate.
+    """
+    with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
+        for cached in PROCESS_CACHES:
+            cached.cache_clear()
+        deployment = Deployment()
+        deployment.add_topics()
+        configure(monkeypatch, deployment)
+        client = Client(app, project_dir=str(tmp_path_factory.mktemp("chalice")))
+        yield Api(client, deployment.create_key("1234")), deployment
+    for cached in PROCESS_CACHES:
+        cached.cache_clear()
 
 
 @pytest.fixture

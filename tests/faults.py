@@ -57,8 +57,8 @@ ACCESS_DENIED = sns_error(403, "AuthorizationError", "not authorized to perform:
 
 
 @contextmanager
-def sns_publish_faults(*faults: Fault) -> Iterator[list[Fault]]:
-    """The next Publish calls meet `faults`, in order; yields the ones not yet used."""
+def sns_publish_faults(*faults: Fault, operation: str = "Publish") -> Iterator[list[Fault]]:
+    """The next `operation` calls meet `faults`, in order; yields the ones not yet used."""
     pending = list(faults)
 
     def before_call(model: Any, **kwargs: Any) -> Answer | None:
@@ -67,8 +67,8 @@ def sns_publish_faults(*faults: Fault) -> Iterator[list[Fault]]:
         return pending.pop(0)(model)
 
     events: Any = sns_client().meta.events
-    events.register_first("before-call.sns.Publish", before_call)
+    events.register_first(f"before-call.sns.{operation}", before_call)
     try:
         yield pending
     finally:
-        events.unregister("before-call.sns.Publish", before_call)
+        events.unregister(f"before-call.sns.{operation}", before_call)

@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         provision(environment, endpoint_url=aws_endpoint)
         keys = KeyStore(boto3.client("dynamodb", endpoint_url=aws_endpoint), environment["API_KEYS_TABLE"])
         keys.create(DEMO_ACCOUNT, key=args.demo_key)
-        with chalice_local(args.port, aws_endpoint) as service:
+        with chalice_local(args.port, aws_endpoint, reload=not args.no_reload) as service:
             url = f"http://127.0.0.1:{args.port}"
             if not wait_until_answering(url, service):
                 print("chalice local did not start; see its output above")
@@ -88,11 +88,16 @@ def emulator(port: int) -> Iterator[str]:
 
 
 @contextmanager
-def chalice_local(port: int, aws_endpoint: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`chalice local --stage local` in its own process group, stopped with everything it forked."""
+def chalice_local(port: int, aws_endpoint: str, reload: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+    """`chalice local --stage local` in its own process group, stopped with everything it forked.
+
+    With `reload`, it restarts whenever a file under the project changes, as an
+    engineer editing the code wants; a test run, which writes caches there, does not.
+    """
     chalice = Path(sys.executable).parent / "chalice"
+    reloading = "--autoreload" if reload else "--no-autoreload"
     service = subprocess.Popen(
-        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port)],
+        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port), reloading],
         cwd=REPO,
         env={**os.environ, "AWS_ENDPOINT_URL": aws_endpoint},
         start_new_session=True,
@@ -158,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="the service's port (default 8000)")
     parser.add_argument("--aws-port", type=int, default=5001, help="the AWS emulator's port (default 5001)")
     parser.add_argument("--demo-key", default=DEMO_KEY, help=f"the demo API key to create (default {DEMO_KEY})")
+    parser.add_argument("--no-reload", action="store_true", help="do not restart chalice local when files change")
     return parser
 
 

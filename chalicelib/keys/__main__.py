@@ -4,11 +4,15 @@
     disable KEY              stop accepting KEY (within the authorizer's cache TTL)
     enable KEY               accept KEY again
     list                     every stored key: its hash, account, status, creation time
+    webhook-secret --account-id 42 [--delete]
+                             print a new shared secret for account 42's Webhooks
+                             destination (replacing any), or delete it
 
 `disable` and `enable` also take `--hash HASH` (from `list`) for a key whose text
 is lost, or to keep it out of shell history.
-The table is `API_KEYS_TABLE` (or `--table`), reached through the standard AWS
-configuration (profile, region, `AWS_ENDPOINT_URL`).
+The table is `API_KEYS_TABLE` (or `--table`) and webhook secrets live under
+`WEBHOOK_SECRETS_PREFIX` in Secrets Manager, both reached through the standard
+AWS configuration (profile, region, `AWS_ENDPOINT_URL`).
 """
 
 import argparse
@@ -17,10 +21,13 @@ from collections.abc import Sequence
 
 from chalicelib import config
 from chalicelib.keys import ACTIVE, DISABLED, KeyStore, Status, dynamodb_client, hash_key
+from chalicelib.webhook import WebhookSecrets, secretsmanager_client
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "webhook-secret":
+        return _webhook_secret(args)
     store = KeyStore(dynamodb_client(), args.table or config.api_keys_table())
     if args.command == "create":
         key = store.create(args.account_id)
@@ -43,6 +50,21 @@ def _set_status(store: KeyStore, args: argparse.Namespace, status: Status) -> in
     return 0
 
 
+def _webhook_secret(args: argparse.Namespace) -> int:
+    prefix = config.webhook_secrets_prefix()
+    if prefix is None:
+        print("WEBHOOK_SECRETS_PREFIX is not set", file=sys.stderr)
+        return 1
+    secrets = WebhookSecrets(secretsmanager_client(), prefix)
+    if args.delete:
+        secrets.delete(args.account_id)
+        print(f"account {args.account_id}: webhook secret deleted", file=sys.stderr)
+        return 0
+    print(f"account {args.account_id}: new webhook shared secret (shown only now):", file=sys.stderr)
+    print(secrets.put(args.account_id))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.keys", description="Manage Emma API keys.")
     parser.add_argument("--table", help="the key table (default: $API_KEYS_TABLE)")
@@ -55,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         which = command.add_mutually_exclusive_group(required=True)
         which.add_argument("key", nargs="?", help="the API key")
         which.add_argument("--hash", help="the key's SHA-256 hex, as `list` prints it")
+    webhook = commands.add_parser("webhook-secret", help="create, rotate or delete an account's webhook secret")
+    webhook.add_argument("--account-id", required=True)
+    webhook.add_argument("--delete", action="store_true", help="delete it instead")
     return parser
 
 

@@ -55,16 +55,7 @@ class LocalRun:
         return KeyStore(dynamodb, stage_environment("local")["API_KEYS_TABLE"])
 
     def published(self, event_type: str) -> list[str]:
-        """The messageIds waiting in the tail queue of `event_type`'s topic (read and removed)."""
-        sqs = boto3.client("sqs", endpoint_url=self.aws_endpoint)
-        topic = stage_environment("local")[f"TOPIC_ARN_{event_type.upper()}"].rsplit(":", 1)[1]
-        queue_url = sqs.get_queue_url(QueueName=tail_queue_name(topic))["QueueUrl"]
-        message_ids = []
-        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                message_ids.append(json.loads(json.loads(message["Body"])["Message"])["event"]["messageId"])
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return message_ids
+        return published_message_ids(self.aws_endpoint, event_type)
 
     def wait_for_banner(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -91,11 +82,24 @@ class LocalRun:
         return self.process.wait(timeout=20)
 
 
+def published_message_ids(aws_endpoint: str, event_type: str) -> list[str]:
+    """The messageIds waiting in the local stage's tail queue for `event_type` (read and removed)."""
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
+    topic = stage_environment("local")[f"TOPIC_ARN_{event_type.upper()}"].rsplit(":", 1)[1]
+    queue_url = sqs.get_queue_url(QueueName=tail_queue_name(topic))["QueueUrl"]
+    message_ids = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            message_ids.append(json.loads(json.loads(message["Body"])["Message"])["event"]["messageId"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return message_ids
+
+
 def start_local_run(port: int | None = None, aws_port: int | None = None) -> LocalRun:
     port, aws_port = port or free_port(), aws_port or free_port()
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY],
+        [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY, "--no-reload"],
         cwd=REPO,
         env=environment,
         stdout=subprocess.PIPE,

@@ -1,57 +1,30 @@
-"""Every single event of the published-payload corpus, posted as Segment would.
+"""The published-payload corpus, posted as Segment and its libraries would: every event, every batch.
 
-Each is accepted unless it lacks what its type requires, and the test states
-that rule on its own (below) rather than asking the service. The corpus lives
-beside the repository (`../shared/segment-corpus`) and is read from there.
+Each is accepted unless it lacks what its type requires, and the tests state
+that rule on their own (`tests.segment_rules`) rather than asking the service. The corpus lives
+beside the repository and is read from there (`tests.corpus`).
 """
 
 import json
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests import corpus
 from tests.aws import Deployment
 from tests.conftest import Api, answer_of
+from tests.segment_rules import event_type_of, required_but_absent
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "segment-corpus" / "valid"
-PERSON_TYPES = {"identify", "track", "page", "screen", "group"}
-
-
-def single_event_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    return sorted(path for path in CORPUS.glob("*.json") if not path.name.startswith("batch-"))
+FILES = corpus.files(batches=False)
 
 
-def required_but_absent(event: dict[str, Any]) -> str | None:
-    """The contract's required fields, restated: the first one the event lacks, or None."""
-    fields = {re.sub(r"[\s_-]", "", key).lower(): value for key, value in event.items()}
-
-    def present(name: str) -> bool:
-        return fields.get(name) not in (None, "")
-
-    event_type = str(fields.get("type") or fields.get("action") or "").lower()
-    if not event_type:
-        return "type"
-    if event_type in PERSON_TYPES and not (present("userid") or present("anonymousid")):
-        return "userId or anonymousId"
-    needs = {"track": ["event"], "group": ["groupid"], "alias": ["userid", "previousid"], "delete": ["userid"]}
-    for name in needs.get(event_type, []):
-        if not present(name):
-            return {"groupid": "groupId", "userid": "userId", "previousid": "previousId"}.get(name, name)
-    return None
-
-
-FILES = single_event_files()
-
-
-@pytest.mark.skipif(not FILES, reason=f"the Segment payload corpus is not at {CORPUS} (CI has it in ../shared)")
+@pytest.mark.skipif(not FILES, reason=corpus.MISSING)
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
 def test_a_published_segment_event_is_accepted_unless_it_lacks_what_its_type_requires(
-    api: Api, deployment: Deployment, path: Path
+    shared_api: tuple[Api, Deployment], path: Path
 ) -> None:
+    api, deployment = shared_api
+    deployment.delivered_anywhere()
     raw = path.read_bytes()
     event = json.loads(raw)
     absent = required_but_absent(event)
@@ -70,7 +43,7 @@ def test_a_published_segment_event_is_accepted_unless_it_lacks_what_its_type_req
     assert "writeKey" not in delivered.event
 
 
-@pytest.mark.skipif(not FILES, reason=f"the Segment payload corpus is not at {CORPUS} (CI has it in ../shared)")
+@pytest.mark.skipif(not FILES, reason=corpus.MISSING)
 def test_the_corpus_holds_the_expected_mix_of_complete_and_incomplete_events() -> None:
     # Pinned so that a change in the corpus or in the rule above is noticed.
     verdicts = [required_but_absent(json.loads(path.read_bytes())) for path in FILES]
@@ -82,3 +55,33 @@ def test_the_corpus_holds_the_expected_mix_of_complete_and_incomplete_events() -
     # it "user_id" or "User ID", which the contract accepts.
     assert verdicts.count("userId or anonymousId") == 15
     assert verdicts.count("event") == 1
+
+
+BATCH_FILES = corpus.files(batches=True)
+
+
+@pytest.mark.skipif(not BATCH_FILES, reason=corpus.MISSING)
+@pytest.mark.parametrize("path", BATCH_FILES, ids=[path.stem for path in BATCH_FILES])
+def test_a_published_batch_body_publishes_every_event_that_has_what_its_type_requires(
+    shared_api: tuple[Api, Deployment], path: Path
+) -> None:
+    api, deployment = shared_api
+    deployment.delivered_anywhere()
+    body = json.loads(path.read_bytes())
+    events = body if isinstance(body, list) else body["batch"]
+
+    response = api.post(path.read_bytes(), path="/v1/batch")
+
+    assert response.status_code == 200, answer_of(response)
+    answer = answer_of(response)
+    expected_rejections = [index for index, event in enumerate(events) if required_but_absent(event) is not None]
+    assert [item["index"] for item in answer["rejected"]] == expected_rejections
+    assert answer["accepted"] == len(events) - len(expected_rejections)
+    published: dict[str, int] = {}
+    for item in deployment.delivered_anywhere():
+        published[item.event["type"]] = published.get(item.event["type"], 0) + 1
+    expected: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if index not in expected_rejections:
+            expected[event_type_of(event)] = expected.get(event_type_of(event), 0) + 1
+    assert published == expected

@@ -12,7 +12,9 @@ from chalicelib.messages import Message
 from chalicelib.publisher import MAX_ATTEMPTS, SnsPublisher
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:segment-identify"
-MESSAGE = Message(topic_arn=TOPIC, body='{"event":{}}', attributes={"type": "identify", "source": "segment"})
+MESSAGE = Message(
+    topic_arn=TOPIC, body='{"event":{}}', attributes={"type": "identify", "source": "segment"}, message_id="m-1"
+)
 EXPECTED = {
     "TopicArn": TOPIC,
     "Message": '{"event":{}}',
@@ -56,7 +58,7 @@ def test_publish_sends_the_topic_body_and_string_attributes(client: Any) -> None
 
 
 def test_fifo_messages_carry_their_group_and_deduplication_ids(client: Any) -> None:
-    fifo = Message(TOPIC + ".fifo", "{}", {}, group_id="g", deduplication_id="d")
+    fifo = Message(TOPIC + ".fifo", "{}", {}, "m-1", group_id="g", deduplication_id="d")
     expected = {
         "TopicArn": TOPIC + ".fifo",
         "Message": "{}",
@@ -126,3 +128,71 @@ def test_attempts_continue_while_they_fit_before_the_deadline(client: Any) -> No
         stub.add_response("publish", {"MessageId": "sns-1"}, EXPECTED)
         patient = SnsPublisher(client, deadline_seconds=4.0, clock=lambda: next(readings), sleep=time.sleep)
         assert patient.publish(MESSAGE).attempts == 2
+
+
+def batch_of(count: int) -> list[Message]:
+    return [Message(TOPIC, "{}", {"type": "identify"}, f"m-{n}") for n in range(count)]
+
+
+def entry(n: int) -> dict[str, Any]:
+    return {
+        "Id": str(n),
+        "Message": "{}",
+        "MessageAttributes": {"type": {"DataType": "String", "StringValue": "identify"}},
+    }
+
+
+def test_publish_batch_retries_only_the_entries_sns_failed_transiently(client: Any) -> None:
+    with Stubber(client) as stub:
+        stub.add_response(
+            "publish_batch",
+            {
+                "Successful": [{"Id": "0", "MessageId": "s0"}],
+                "Failed": [
+                    {"Id": "1", "Code": "InternalFailure", "SenderFault": False},
+                    {"Id": "2", "Code": "InvalidParameter", "SenderFault": True},
+                ],
+            },
+            {"TopicArn": TOPIC, "PublishBatchRequestEntries": [entry(0), entry(1), entry(2)]},
+        )
+        stub.add_response(
+            "publish_batch",
+            {"Successful": [{"Id": "1", "MessageId": "s1"}], "Failed": []},
+            {"TopicArn": TOPIC, "PublishBatchRequestEntries": [entry(1)]},
+        )
+        outcome = publisher(client, FakeTime()).publish_batch(batch_of(3))
+        stub.assert_no_pending_responses()
+    assert outcome.unavailable == {}
+    assert outcome.refused == {2: "InvalidParameter"}
+    assert outcome.attempts == 2
+
+
+def test_publish_batch_reports_what_stays_unacknowledged_at_the_deadline(client: Any) -> None:
+    with Stubber(client) as stub:
+        for _ in range(MAX_ATTEMPTS):
+            stub.add_client_error("publish_batch", service_error_code="Throttling", http_status_code=400)
+        outcome = publisher(client, FakeTime()).publish_batch(batch_of(2))
+    assert set(outcome.unavailable) == {0, 1}
+    assert "Throttling" in outcome.unavailable[0]
+
+
+def test_a_fifo_topics_batch_is_sent_ten_entries_per_call_in_order(client: Any) -> None:
+    fifo = [
+        Message(TOPIC + ".fifo", "{}", {"type": "identify"}, f"m-{n}", group_id="g", deduplication_id=f"d{n}")
+        for n in range(25)
+    ]
+
+    def fifo_entry(n: int) -> dict[str, Any]:
+        return {**entry(n), "MessageGroupId": "g", "MessageDeduplicationId": f"d{n}"}
+
+    with Stubber(client) as stub:
+        for first in (0, 10, 20):
+            ids = range(first, min(first + 10, 25))
+            stub.add_response(
+                "publish_batch",
+                {"Successful": [{"Id": str(n), "MessageId": f"s{n}"} for n in ids], "Failed": []},
+                {"TopicArn": TOPIC + ".fifo", "PublishBatchRequestEntries": [fifo_entry(n) for n in ids]},
+            )
+        outcome = publisher(client, FakeTime()).publish_batch(fifo)
+        stub.assert_no_pending_responses()
+    assert (outcome.unavailable, outcome.refused) == ({}, {})

@@ -1,0 +1,122 @@
+"""Segment's Webhooks destination: each delivery signed with the account's shared secret.
+
+Customers can try Emma through Segment's generic Webhooks destination before
+the direct integration is enabled. That destination sends no API key; it signs
+the raw body with a shared secret, `X-Signature: hex(HMAC-SHA1(body, secret))`.
+HMAC needs the secret itself (a hash would not do), so each account's secret is
+kept encrypted at rest in AWS Secrets Manager, named `WEBHOOK_SECRETS_PREFIX`
+followed by the account id, and managed with `python -m chalicelib.keys`.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from chalice.app import Request
+
+from chalicelib import config
+from chalicelib.errors import NotFound, Unauthorized, Unavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+SIGNATURE_HEADER = "X-Signature"
+# A secret is read at most this often per process; a rotation reaches every
+# process sooner, because a signature that does not match refreshes it.
+CACHE_SECONDS = 300
+REFRESH_AFTER_SECONDS = 5
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_HEX_SHA1 = re.compile(r"[0-9a-fA-F]{40}\Z")
+_MISSING = ("ResourceNotFoundException", "InvalidRequestException")
+
+
+def verify(request: Request, account_id: str) -> None:
+    """Return if `request` is signed with `account_id`'s secret; `Unauthorized` (401) otherwise."""
+    prefix = config.webhook_secrets_prefix()
+    if prefix is None:
+        raise NotFound("webhook mode is not enabled in this deployment")
+    signature = request.headers.get(SIGNATURE_HEADER.lower()) or ""
+    if not _ACCOUNT_ID.match(account_id) or not _HEX_SHA1.match(signature):
+        raise Unauthorized(f"{SIGNATURE_HEADER}: missing or not a hex HMAC-SHA1")
+    body = request.raw_body if isinstance(request.raw_body, bytes) else request.raw_body.encode()
+    if not _secrets(prefix).matches(account_id, body, signature.lower()):
+        # The same answer for an unknown account: it tells nothing about which accounts exist.
+        raise Unauthorized(f"{SIGNATURE_HEADER}: does not match the body")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The X-Signature Segment sends for `body`."""
+    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+class WebhookSecrets:
+    """Per-account shared secrets in Secrets Manager, cached per process."""
+
+    def __init__(
+        self, client: "SecretsManagerClient", prefix: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._clock = clock
+        self._cache: dict[str, tuple[str | None, float]] = {}
+
+    def matches(self, account_id: str, body: bytes, signature: str) -> bool:
+        """True if `signature` is `body` signed with the account's secret, compared in constant time."""
+        secret, fetched_at = self._cached(account_id)
+        if secret is not None and hmac.compare_digest(sign(body, secret), signature):
+            return True
+        if self._clock() - fetched_at < REFRESH_AFTER_SECONDS:
+            return False
+        secret, _ = self._fetch(account_id)
+        return secret is not None and hmac.compare_digest(sign(body, secret), signature)
+
+    def put(self, account_id: str) -> str:
+        """A new secret for the account (created, or replacing the old one); shown only to the caller."""
+        secret = secrets.token_urlsafe(32)
+        name = self._prefix + account_id
+        try:
+            self._client.create_secret(Name=name, SecretString=secret)
+        except self._client.exceptions.ResourceExistsException:
+            self._client.put_secret_value(SecretId=name, SecretString=secret)
+        return secret
+
+    def delete(self, account_id: str) -> None:
+        """Stop accepting the account's webhook deliveries."""
+        self._client.delete_secret(SecretId=self._prefix + account_id, ForceDeleteWithoutRecovery=True)
+
+    def _cached(self, account_id: str) -> tuple[str | None, float]:
+        entry = self._cache.get(account_id)
+        if entry is None or self._clock() - entry[1] >= CACHE_SECONDS:
+            return self._fetch(account_id)
+        return entry
+
+    def _fetch(self, account_id: str) -> tuple[str | None, float]:
+        try:
+            secret: str | None = self._client.get_secret_value(SecretId=self._prefix + account_id)["SecretString"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in _MISSING:
+                raise Unavailable("the webhook secret could not be read; retry later") from error
+            secret = None
+        except BotoCoreError as error:
+            raise Unavailable("the webhook secret could not be read; retry later") from error
+        entry = (secret, self._clock())
+        self._cache[account_id] = entry
+        return entry
+
+
+@cache
+def _secrets(prefix: str) -> WebhookSecrets:
+    return WebhookSecrets(secretsmanager_client(), prefix)
+
+
+@cache
+def secretsmanager_client() -> "SecretsManagerClient":
+    """One client per process, reused across invocations."""
+    return boto3.client("secretsmanager")

@@ -1,0 +1,121 @@
+"""POST /v1/webhook/{account_id}: Segment's Webhooks destination, authenticated by X-Signature."""
+
+import json
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.keys.__main__ import main as keys_command
+from chalicelib.webhook import WebhookSecrets, secretsmanager_client, sign
+from tests.aws import Deployment
+from tests.conftest import answer_of
+
+PREFIX = "emma-segment/test/webhook/"
+EVENT = json.dumps({"type": "identify", "userId": "u1", "messageId": "m-1"}).encode()
+
+
+@pytest.fixture
+def secrets(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> WebhookSecrets:
+    monkeypatch.setenv("WEBHOOK_SECRETS_PREFIX", PREFIX)
+    return WebhookSecrets(secretsmanager_client(), PREFIX)
+
+
+def post(client: Client, account_id: str, body: bytes, signature: str | None, **headers: str) -> Any:
+    sent = {"content-type": "application/json", **headers}
+    if signature is not None:
+        sent["x-signature"] = signature
+    return client.http.post(f"/v1/webhook/{account_id}", headers=sent, body=body)
+
+
+def test_a_signed_delivery_is_published_for_the_account_in_the_path(
+    client: Client, deployment: Deployment, secrets: WebhookSecrets
+) -> None:
+    secret = secrets.put("42")
+    response = post(client, "42", EVENT, sign(EVENT, secret))
+    assert response.status_code == 200
+    [delivered] = deployment.delivered("identify")
+    assert delivered.message["accountId"] == "42"
+    assert delivered.event["messageId"] == "m-1"
+
+
+def test_the_signature_is_read_in_either_case(client: Client, deployment: Deployment, secrets: WebhookSecrets) -> None:
+    secret = secrets.put("42")
+    assert post(client, "42", EVENT, sign(EVENT, secret).upper()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "", "not-hex", "0" * 40, sign(EVENT, "another secret"), sign(EVENT + b" ", "the secret")],
+    ids=["missing", "empty", "not hex", "zeros", "another secret", "another body"],
+)
+def test_a_missing_or_wrong_signature_is_a_401_and_nothing_is_published(
+    client: Client, deployment: Deployment, secrets: WebhookSecrets, signature: str | None
+) -> None:
+    secrets.put("42")
+    response = post(client, "42", EVENT, signature)
+    assert response.status_code == 401
+    assert "X-Signature" in answer_of(response)["message"]
+    assert deployment.delivered_anywhere() == []
+
+
+def test_an_account_without_a_secret_answers_like_a_wrong_signature(
+    client: Client, deployment: Deployment, secrets: WebhookSecrets
+) -> None:
+    secret = secrets.put("42")
+    unknown = post(client, "43", EVENT, sign(EVENT, secret))
+    wrong = post(client, "42", EVENT, sign(EVENT, "guess"))
+    assert unknown.status_code == wrong.status_code == 401
+    assert answer_of(unknown) == answer_of(wrong)
+
+
+def test_a_malformed_account_id_is_a_401(client: Client, deployment: Deployment, secrets: WebhookSecrets) -> None:
+    assert post(client, "a" * 65, EVENT, sign(EVENT, "x")).status_code == 401
+
+
+def test_a_signed_delivery_is_validated_like_any_event(
+    client: Client, deployment: Deployment, secrets: WebhookSecrets
+) -> None:
+    secret = secrets.put("42")
+    body = b'{"type": "track", "userId": "u1"}'
+    response = post(client, "42", body, sign(body, secret))
+    assert response.status_code == 400
+    assert "event" in answer_of(response)["message"]
+
+
+def test_webhook_mode_is_off_without_a_secrets_prefix(client: Client, deployment: Deployment) -> None:
+    response = post(client, "42", EVENT, sign(EVENT, "x"))
+    assert response.status_code == 404
+    assert "webhook mode" in answer_of(response)["message"]
+
+
+def test_the_keys_command_creates_rotates_and_deletes_secrets(
+    client: Client, deployment: Deployment, secrets: WebhookSecrets, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert keys_command(["webhook-secret", "--account-id", "42"]) == 0
+    first = capsys.readouterr().out.strip()
+    assert post(client, "42", EVENT, sign(EVENT, first)).status_code == 200
+    assert keys_command(["webhook-secret", "--account-id", "42", "--delete"]) == 0
+    assert keys_command(["webhook-secret", "--account-id", "42"]) == 0
+    second = capsys.readouterr().out.strip()
+    assert second != first
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_rotated_secret_is_picked_up_once_the_cached_one_stops_matching(secrets: WebhookSecrets) -> None:
+    clock = FakeClock()
+    cached = WebhookSecrets(secretsmanager_client(), PREFIX, clock=clock)
+    old = secrets.put("42")
+    assert cached.matches("42", EVENT, sign(EVENT, old))
+    new = secrets.put("42")
+    assert not cached.matches("42", EVENT, sign(EVENT, new)), "refreshed at most every few seconds"
+    clock.now += 6
+    assert cached.matches("42", EVENT, sign(EVENT, new))
+    assert not cached.matches("42", EVENT, sign(EVENT, old))
