@@ -50,6 +50,7 @@ class Call:
 
 @dataclass
 class _State:
+    redirect_uri: str = REDIRECT_URI
     source_name: str = SOURCE
     decline: bool = False
     codes: dict[str, str] = field(default_factory=dict)
@@ -91,6 +92,10 @@ class FakeSegment:
             self._state = _State()
 
     # What a test scripts.
+
+    def register_redirect_uri(self, redirect_uri: str) -> None:
+        """The callback URL registered for Emma's app (the one Segment accepts)."""
+        self._state.redirect_uri = redirect_uri
 
     def choose_source(self, source_name: str) -> None:
         """The source the customer picks on the consent page."""
@@ -156,7 +161,7 @@ class FakeSegment:
             return _json(404, {"error": "not found"})
 
     def _authorize(self, query: dict[str, str]) -> Answer:
-        expected = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+        expected = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": self._state.redirect_uri,
                     "scope": f"destination/{SLUG}"}  # fmt: skip
         if any(query.get(name) != value for name, value in expected.items()) or not query.get("state"):
             return 400, {"Content-Type": "text/plain"}, b"invalid authorization request"

@@ -1,4 +1,4 @@
-""" "Enable with Segment" through the real app, against a fake Segment over HTTPS and keys on moto.
+"""Enable with Segment through the real app, against a fake Segment over HTTPS and keys on moto.
 
 A test plays the customer's browser: it starts the flow at the app, follows
 the redirect to the fake's consent page, and brings Segment's redirect back to
