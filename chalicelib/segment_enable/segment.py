@@ -32,7 +32,7 @@ Timeout = tuple[float, float]
 TIMEOUT: Timeout = (2.0, 4.0)
 API_KEY_SETTING = "apiKey"
 # Segment's resource names; anything else is not put into a URL.
-_SOURCE_NAME = re.compile(r"^workspaces/[A-Za-z0-9_-]+/sources/[A-Za-z0-9_-]+$")
+_SOURCE_NAME = re.compile(r"workspaces/[A-Za-z0-9_-]+/sources/[A-Za-z0-9_-]+")
 
 # requests-oauthlib logs the token request (with the client's Basic credentials)
 # and the token itself at DEBUG: they stay out of the logs at any root level.
@@ -107,7 +107,7 @@ def _one_source(source_names: Any) -> str:
     if not isinstance(source_names, list) or len(source_names) != 1:
         raise TokenExchangeFailed("token exchange: not exactly one source granted")
     [source_name] = source_names
-    if not isinstance(source_name, str) or not _SOURCE_NAME.match(source_name):
+    if not isinstance(source_name, str) or not _SOURCE_NAME.fullmatch(source_name):
         raise TokenExchangeFailed("token exchange: malformed source name")
     return source_name
 

@@ -7,7 +7,6 @@ error reason: never a key, token, code, state, cookie or secret.
 
 import time
 from collections.abc import Callable, Mapping
-from http.cookies import CookieError, SimpleCookie
 
 from chalice.app import Request, Response
 
@@ -87,7 +86,8 @@ def _finish(request: Request, log: RequestLog) -> Response:
     log.note(destination=destinations.name)
     enabled = enable(destinations, KeyStore(dynamodb_client(), config.api_keys_table()), account_id)
     # A hash prefix names the key in `python -m chalicelib.keys list` without revealing it.
-    log.note(outcome=enabled.outcome.value, minted_key=(enabled.minted_key_hash or "")[:12] or None)
+    minted = enabled.minted_key_hash
+    log.note(outcome=enabled.outcome.value, minted_key=minted[:12] if minted else None)
     return pages.enabled_page(enabled.outcome, account_id, install.source_name)
 
 
@@ -103,13 +103,14 @@ def _partner_app() -> segment.PartnerApp:
 
 
 def _browser_secret(request: Request) -> str | None:
-    cookies: SimpleCookie = SimpleCookie()
-    try:
-        cookies.load(request.headers.get("cookie", ""))
-    except CookieError:
-        return None
-    morsel = cookies.get(COOKIE)
-    return morsel.value if morsel is not None else None
+    """The flow's cookie, read by hand: `http.cookies` gives up on the whole header at the first
+    cookie it dislikes, and the browser may send the site's other cookies, in any shape, with it."""
+    header: str = request.headers.get("cookie") or ""
+    for cookie in header.split(";"):
+        name, _, value = cookie.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return None
 
 
 def _answered(log: RequestLog, run: Callable[[], Response]) -> Response:

@@ -375,6 +375,13 @@ def test_an_expired_state_is_refused(browser: Browser, key: str) -> None:
     assert browser.segment.config_api_calls == []
 
 
+def test_the_flows_cookie_is_found_among_the_sites_other_cookies(browser: Browser, key: str) -> None:
+    callback = browser.start_with_key(key)
+    flow_cookie = browser.cookies.pop(COOKIE)
+    browser.cookies = {"prefs": '{"theme": "dark", "ids": [1, 2]}', "tracking": "a b", COOKIE: flow_cookie}
+    assert browser.open(callback).status_code == 200
+
+
 def test_a_state_is_refused_in_a_browser_other_than_the_one_that_started(browser: Browser, key: str) -> None:
     callback = browser.start_with_key(key)
     other_browser = browser.other()
@@ -401,6 +408,8 @@ TOKEN_FAILURES = [
     TokenFailure("a JSON list", 200, "[]"),
     TokenFailure("a malformed expiry", 200, '{"access_token": "t", "token_type": "bearer", "expires_in": "soon"}'),
     TokenFailure("no source granted", 200, '{"access_token": "t", "token_type": "bearer", "source_names": []}'),
+    TokenFailure("a source name and a newline", 200,
+                 '{"access_token": "t", "token_type": "bearer", "source_names": ["workspaces/a/sources/b\\n"]}'),
     TokenFailure("a source name that is not one", 200,
                  '{"access_token": "t", "token_type": "bearer", "source_names": ["workspaces/a/sources/../../x"]}'),
 ]  # fmt: skip
