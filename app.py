@@ -76,6 +76,30 @@ def openapi_document() -> Response:
     return Response(body=document(), headers={"Content-Type": "application/json"})
 
 
+@app.route("/v1/segment/enable", methods=["GET"], authorizer=api_key)
+def enable_with_segment() -> Response:
+    """Start "Enable with Segment" for the API key's account: a redirect to Segment's consent page."""
+    from chalicelib.segment_enable.views import start_with_api_key
+
+    return start_with_api_key(_current_request())
+
+
+@app.route("/v1/segment/enable/link", methods=["GET"])
+def enable_with_segment_link() -> Response:
+    """The same, for a browser holding a short-lived link signed by the Emma app instead of a key."""
+    from chalicelib.segment_enable.views import start_with_link
+
+    return start_with_link(_current_request())
+
+
+@app.route("/v1/segment/enable/callback", methods=["GET"])
+def enable_with_segment_callback() -> Response:
+    """Where Segment sends the browser back: the destination is created or updated, and a page says so."""
+    from chalicelib.segment_enable.views import callback
+
+    return callback(_current_request())
+
+
 def _current_request() -> Request:
     """The request a view is handling (Chalice types it as optional)."""
     request = app.current_request

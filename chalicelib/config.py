@@ -30,3 +30,43 @@ def _required(name: str) -> str:
     if not value:
         raise Misconfigured(f"this deployment is misconfigured: {name} is not set")
     return value
+
+
+# "Enable with Segment": Emma's app in Segment's Developer Center and where Segment is.
+SEGMENT_OAUTH_URL = "https://id.segmentapis.com"
+SEGMENT_API_URL = "https://platform.segmentapis.com"
+
+
+def segment_oauth_client_id() -> str:
+    """The OAuth client id of Emma's Segment app (`SEGMENT_OAUTH_CLIENT_ID`)."""
+    return _required("SEGMENT_OAUTH_CLIENT_ID")
+
+
+def segment_oauth_client_secret() -> str:
+    """`SEGMENT_OAUTH_CLIENT_SECRET`: the secret itself, or an `ssm:`/ARN reference to it."""
+    return _required("SEGMENT_OAUTH_CLIENT_SECRET")
+
+
+def segment_destination_slug() -> str:
+    """Emma's destination slug in Segment's catalog (`SEGMENT_DESTINATION_SLUG`)."""
+    return _required("SEGMENT_DESTINATION_SLUG")
+
+
+def segment_oauth_redirect_uri() -> str:
+    """The public callback URL registered with Segment (`SEGMENT_OAUTH_REDIRECT_URI`)."""
+    return _required("SEGMENT_OAUTH_REDIRECT_URI")
+
+
+def segment_enable_link_secret() -> str:
+    """`SEGMENT_ENABLE_LINK_SECRET`, shared with the Emma app: the secret or an `ssm:`/ARN reference."""
+    return _required("SEGMENT_ENABLE_LINK_SECRET")
+
+
+def segment_oauth_url() -> str:
+    """Segment's OAuth server (`SEGMENT_OAUTH_URL`, for tests), without a trailing slash."""
+    return (os.environ.get("SEGMENT_OAUTH_URL") or SEGMENT_OAUTH_URL).rstrip("/")
+
+
+def segment_api_url() -> str:
+    """Segment's Config API (`SEGMENT_API_URL`, for tests), without a trailing slash."""
+    return (os.environ.get("SEGMENT_API_URL") or SEGMENT_API_URL).rstrip("/")

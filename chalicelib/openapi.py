@@ -170,6 +170,45 @@ def _paths(spec: APISpec) -> None:
         "/v1/openapi.json",
         operations={"get": {"summary": "This document", "responses": {"200": _response("OpenAPI 3.1", {})}}},
     )
+    _enable_with_segment_paths(spec)
+
+
+def _enable_with_segment_paths(spec: APISpec) -> None:
+    """The browser flow that creates the Emma destination in a customer's Segment workspace."""
+    redirect = {
+        "302": {
+            "description": "To Segment's consent page, with a signed state and its cookie",
+            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+        }
+    }
+    start = {**redirect, **_pages("400", "500")}
+    spec.path(
+        "/v1/segment/enable",
+        operations={
+            "get": {"summary": "Start, for the API key's account", "security": [{"emmaApiKey": []}], "responses": start}
+        },
+    )
+    link = [_query(name) for name in ("account", "expires", "signature")]
+    summary = "Start, with a short-lived link signed by the Emma app"
+    spec.path(
+        "/v1/segment/enable/link", operations={"get": {"summary": summary, "parameters": link, "responses": start}}
+    )
+    back = [_query(name) for name in ("code", "state", "error")]
+    callback = {
+        "summary": "Segment's redirect back: the destination is created or updated",
+        "parameters": back,
+        "responses": _pages("200", "400", "500", "502"),
+    }
+    spec.path("/v1/segment/enable/callback", operations={"get": callback})
+
+
+def _pages(*statuses: str) -> dict[str, Any]:
+    html = {"text/html": {"schema": {"type": "string"}}}
+    return {status: {"description": "A page saying what happened", "content": html} for status in statuses}
+
+
+def _query(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
 
 
 def _ingest(summary: str, body_schema: str, ok: dict[str, Any], security: str = "emmaApiKey") -> dict[str, Any]:

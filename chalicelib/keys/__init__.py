@@ -18,6 +18,7 @@ import boto3
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 Status = Literal["active", "disabled"]
 ACTIVE: Status = "active"
@@ -40,6 +41,7 @@ class ApiKey:
     account_id: str
     status: str
     created_at: str = ""
+    created_for: str = ""
 
     @property
     def active(self) -> bool:
@@ -68,19 +70,22 @@ class KeyStore:
             return None
         return ApiKey(key_hash, item["account_id"]["S"], item["status"]["S"])
 
-    def create(self, account_id: str, key: str | None = None) -> str:
-        """Store a new active key for `account_id` (`key`, or a fresh one) and return it once."""
+    def create(self, account_id: str, key: str | None = None, created_for: str | None = None) -> str:
+        """Store a new active key for `account_id` (`key`, or a fresh one) and return it once.
+
+        `created_for` says where the key was handed (a Segment destination), so
+        that `list` can tell which key to disable when that place goes away.
+        """
         key = key or new_key()
-        self._client.put_item(
-            TableName=self._table,
-            Item={
-                "key_hash": {"S": hash_key(key)},
-                "account_id": {"S": account_id},
-                "status": {"S": ACTIVE},
-                "created_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
-            },
-            ConditionExpression="attribute_not_exists(key_hash)",
-        )
+        item: dict[str, AttributeValueTypeDef] = {
+            "key_hash": {"S": hash_key(key)},
+            "account_id": {"S": account_id},
+            "status": {"S": ACTIVE},
+            "created_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+        }
+        if created_for:
+            item["created_for"] = {"S": created_for}
+        self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(key_hash)")
         return key
 
     def set_status(self, key_hash: str, status: Status) -> bool:
@@ -107,6 +112,7 @@ class KeyStore:
                     item["account_id"]["S"],
                     item["status"]["S"],
                     item.get("created_at", {}).get("S", ""),
+                    item.get("created_for", {}).get("S", ""),
                 )
 
 

@@ -3,7 +3,8 @@
     create --account-id 42   print a new key for account 42, once; only its hash is stored
     disable KEY              stop accepting KEY (within the authorizer's cache TTL)
     enable KEY               accept KEY again
-    list                     every stored key: its hash, account, status, creation time
+    list                     every stored key: its hash, account, status, creation time and,
+                             for a key handed to a Segment destination, which one
     webhook-secret --account-id 42 [--delete]
                              print a new shared secret for account 42's Webhooks
                              destination (replacing any), or delete it
@@ -36,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "list":
         for record in store.all():
-            print(f"{record.key_hash}  account={record.account_id}  {record.status}  {record.created_at}")
+            created_for = f"  for={record.created_for}" if record.created_for else ""
+            print(f"{record.key_hash}  account={record.account_id}  {record.status}  {record.created_at}{created_for}")
         return 0
     return _set_status(store, args, ACTIVE if args.command == "enable" else DISABLED)
 

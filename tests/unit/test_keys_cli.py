@@ -45,3 +45,12 @@ def test_disable_and_enable_by_key_or_by_hash(table: Deployment, capsys: pytest.
 def test_disabling_an_unknown_key_fails(table: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["disable", "nope"]) == 1
     assert "no such key" in capsys.readouterr().err
+
+
+def test_list_shows_which_destination_a_key_was_made_for(table: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    made_for_segment = table.keys.create("42", created_for="workspaces/acme/sources/web/destinations/emma")
+    by_hand = table.create_key("42")
+    main(["list"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines[hash_key(made_for_segment)].endswith("for=workspaces/acme/sources/web/destinations/emma")
+    assert "for=" not in lines[hash_key(by_hand)]
