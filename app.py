@@ -18,13 +18,15 @@ app = Chalice(app_name="emma-segment")
 ANY_CONTENT_TYPE = ["*/*"]
 
 
+# Not named `api_key`: Chalice's swagger reserves that name for API Gateway's
+# own `x-api-key` check and would put it in this authorizer's place.
 @app.authorizer(ttl_seconds=authorizer.CACHE_TTL_SECONDS)
-def api_key(auth_request: AuthRequest) -> dict[str, Any]:
+def api_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
     """Segment's `Authorization: Basic base64("<Emma API key>:")`, checked against the key table."""
     return authorizer.authorize(auth_request.token, auth_request.method_arn)
 
 
-@app.route("/v1/segment", methods=["POST"], authorizer=api_key, content_types=ANY_CONTENT_TYPE)
+@app.route("/v1/segment", methods=["POST"], authorizer=api_key_authorizer, content_types=ANY_CONTENT_TYPE)
 def segment_event() -> Response:
     """One event from Segment's direct-destination delivery."""
     from chalicelib.ingest import handle_event
