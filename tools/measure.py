@@ -14,8 +14,10 @@ size's share of a vCPU, estimate its time on Lambda.
 import argparse
 import base64
 import json
+import logging
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -50,43 +52,40 @@ def main() -> int:
 def _run(requests: int) -> int:
     # Imported here, not at the top: a child process must import nothing the app would not.
     import boto3  # noqa: PLC0415
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
     from chalicelib.keys import KeyStore  # noqa: PLC0415
-    from tests.e2e.conftest import free_port, wait_for_port  # noqa: PLC0415
     from tools.provision import provision, stage_environment  # noqa: PLC0415
 
-    port = free_port()
-    moto = REPO / Path(sys.executable).parent / "moto_server"
-    server = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stderr=subprocess.DEVNULL)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # moto runs in this process; the measured functions run in their own.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
     try:
-        wait_for_port(port, server)
         endpoint = f"http://127.0.0.1:{port}"
         # moto accepts any credentials; these keep real ones out of the measurement.
-        aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "measure",
-               "AWS_SECRET_ACCESS_KEY": "measure"}  # fmt: skip
+        aws = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "measure",
+            "AWS_SECRET_ACCESS_KEY": "measure",
+        }
         os.environ.update(aws)
         environment = {**stage_environment("local"), **aws}
         provision(environment, endpoint_url=endpoint)
         key = KeyStore(boto3.client("dynamodb"), environment["API_KEYS_TABLE"]).create("1234")
         for function in ("authorizer", "view"):
-            command = [
-                sys.executable,
-                "-m",
-                "tools.measure",
-                "--child",
-                function,
-                "--key",
-                key,
-                "--requests",
-                str(requests),
-            ]
+            command = [sys.executable, "-m", "tools.measure", "--child", function, "--key", key]
+            command += ["--requests", str(requests)]
             output = subprocess.run(
                 command, cwd=REPO, env={**os.environ, **environment}, capture_output=True, check=True
             )
             _report(function, json.loads(output.stdout.decode().splitlines()[-1]))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
     return 0
 
 
@@ -108,8 +107,20 @@ def _measure(function: str, key: str, requests: int) -> dict[str, Any]:
         "warm_wall_p50_ms": statistics.median(warm_wall) * 1000,
         "warm_wall_p99_ms": warm_wall[int(len(warm_wall) * 0.99) - 1] * 1000,
         "warm_cpu_mean_ms": statistics.fmean(cpu for _, cpu in warm) * 1000,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": _peak_rss_mb(),
     }
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory since it started the app.
+
+    Linux's ru_maxrss survives exec, so it would count the parent's memory
+    before the fork; VmHWM belongs to this program's own address space.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _invocation(app: Any, function: str, key: str) -> tuple[Any, dict[str, Any]]:
