@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check lint typecheck pytest clean
+.PHONY: test check lint typecheck pytest clean deploy package measure
 
 # Create the virtualenv if missing, install, then every check CI runs.
 test: check pytest
@@ -25,6 +25,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# Deploy a stage to the AWS account of the current AWS configuration (see Deploying
+# in the README): `make deploy STAGE=prod` (add FIFO=1 for FIFO topics).
+deploy: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=dev|prod"; exit 2; }
+	$(BIN)/python -m tools.deploy deploy --stage $(STAGE) $(if $(FIFO),--fifo)
+
+# The same stage as a CloudFormation (SAM) template in build/STAGE/, for `aws cloudformation deploy`.
+package: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "usage: make package STAGE=dev|prod"; exit 2; }
+	$(BIN)/python -m tools.deploy package --stage $(STAGE) --out build/$(STAGE)
+
+# Cold start, warm time and peak memory of each Lambda function, on moto.
+measure: $(VENV)/.installed
+	$(BIN)/python -m tools.measure
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
