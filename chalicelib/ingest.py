@@ -19,7 +19,7 @@ def handle_event(request: Request) -> Response:
     try:
         response = _publish_event(request, log)
     except IngestError as error:
-        log.note(error=error.message)
+        log.note(error=error.message, reason=type(error).__name__)
         response = error_answer(error)
     except Exception as error:
         # A bug, not a bad event: answered 500 so that Segment keeps retrying it.
@@ -40,5 +40,5 @@ def _publish_event(request: Request, log: RequestLog) -> Response:
     message = build_message(topic_for(event["type"]), account_id, received_at, settings, event)
     log.note(message_bytes=message.size)
     published = get_publisher().publish(message)
-    log.note(attempts=published.attempts)
+    log.note(attempts=published.attempts, publish_ms=round(published.seconds * 1000, 3))
     return answer(200, {"messageId": event["messageId"]})

@@ -52,10 +52,11 @@ _TRANSIENT_CODES = frozenset(
 
 @dataclass(frozen=True)
 class Published:
-    """SNS's id for the message and how many attempts it took."""
+    """SNS's id for the message, how many attempts it took, and how long, retries included."""
 
     sns_message_id: str
     attempts: int
+    seconds: float
 
 
 class SnsPublisher:
@@ -78,7 +79,8 @@ class SnsPublisher:
 
     def publish(self, message: Message) -> Published:
         """Publish once SNS acknowledges; `PublishUnavailable` (503) or `PublishFailed` (500) otherwise."""
-        deadline = self._clock() + self._deadline_seconds
+        started = self._clock()
+        deadline = started + self._deadline_seconds
         backoff = FIRST_BACKOFF_SECONDS
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -93,7 +95,9 @@ class SnsPublisher:
             except BotoCoreError as error:
                 raise PublishFailed(f"the message could not be sent to SNS ({type(error).__name__})") from error
             else:
-                return Published(sns_message_id=response["MessageId"], attempts=attempt)
+                return Published(
+                    sns_message_id=response["MessageId"], attempts=attempt, seconds=self._clock() - started
+                )
             pause = random.uniform(backoff / 2, backoff)  # noqa: S311 (jitter, not a secret)
             if attempt == MAX_ATTEMPTS or self._clock() + pause + self._attempt_seconds > deadline:
                 break
