@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check lint typecheck pytest clean deploy package measure
+.PHONY: test check lint typecheck pytest clean deploy infra package measure
 
 # Create the virtualenv if missing, install, then every check CI runs.
 test: check pytest
@@ -31,6 +31,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 deploy: $(VENV)/.installed
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=dev|prod"; exit 2; }
 	$(BIN)/python -m tools.deploy deploy --stage $(STAGE) $(if $(FIFO),--fifo)
+
+# Only the stage's resource stack, and its outputs into .chalice/ (before `make package`).
+infra: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "usage: make infra STAGE=dev|prod"; exit 2; }
+	$(BIN)/python -m tools.deploy infra --stage $(STAGE) $(if $(FIFO),--fifo)
 
 # The same stage as a CloudFormation (SAM) template in build/STAGE/, for `aws cloudformation deploy`.
 package: $(VENV)/.installed

@@ -1,6 +1,7 @@
 """Deploy a stage to AWS, or package it for CloudFormation.
 
     python -m tools.deploy deploy --stage prod [--fifo]   # what `make deploy STAGE=prod` runs
+    python -m tools.deploy infra --stage prod [--fifo]    # steps 1 and 2 only
     python -m tools.deploy package --stage prod --out build/prod
 
 `deploy` does, in order:
@@ -52,9 +53,13 @@ RunChalice = Callable[[list[str]], None]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.deploy", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    deploy_command = commands.add_parser("deploy", help="provision the stage's resources and deploy the app")
-    deploy_command.add_argument("--stage", required=True)
-    deploy_command.add_argument("--fifo", action="store_true", help="FIFO topics (see infra/resources.yaml)")
+    for name, description in (
+        ("deploy", "provision the stage's resources and deploy the app"),
+        ("infra", "provision the stage's resources and write them into its configuration"),
+    ):
+        command = commands.add_parser(name, help=description)
+        command.add_argument("--stage", required=True)
+        command.add_argument("--fifo", action="store_true", help="FIFO topics (see infra/resources.yaml)")
     package_command = commands.add_parser("package", help="a CloudFormation (SAM) template of the app")
     package_command.add_argument("--stage", required=True)
     package_command.add_argument("--out", type=Path, required=True)
@@ -63,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         package(args.stage, args.out)
         return 0
     try:
-        deploy(args.stage, fifo=args.fifo)
+        if args.command == "infra":
+            provision(args.stage, fifo=args.fifo)
+        else:
+            deploy(args.stage, fifo=args.fifo)
     except DeployError as error:
         print(f"deploy: {error}", file=sys.stderr)
         return 1
@@ -81,15 +89,20 @@ def deploy(
     project_dir: Path = REPO,
     run_chalice: RunChalice | None = None,
 ) -> None:
-    config = load_config(project_dir)
-    settings = stage_settings(config, stage)
+    settings = stage_settings(load_config(project_dir), stage)
     _check_filled_in(settings)
-    outputs = provision_stack(stage, config["app_name"], settings, fifo=fifo)
-    write_stage_outputs(project_dir, stage, outputs)
+    provision(stage, fifo=fifo, project_dir=project_dir)
     (run_chalice or _run_chalice(project_dir))(["deploy", "--stage", stage])
     rest_api_id = deployed_rest_api(project_dir, stage)
     apply_gateway_responses(rest_api_id, settings.get("api_gateway_stage", "api"))
     print(f"deployed stage {stage}: REST API {rest_api_id}")
+
+
+def provision(stage: str, *, fifo: bool = False, project_dir: Path = REPO) -> None:
+    """The stage's resource stack, and its names and ARNs in the stage's configuration and policies."""
+    config = load_config(project_dir)
+    outputs = provision_stack(stage, config["app_name"], stage_settings(config, stage), fifo=fifo)
+    write_stage_outputs(project_dir, stage, outputs)
 
 
 def load_config(project_dir: Path = REPO) -> dict[str, Any]:
