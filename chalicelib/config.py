@@ -20,6 +20,11 @@ def api_keys_table() -> str:
     return _required("API_KEYS_TABLE")
 
 
+def metrics_namespace() -> str:
+    """The CloudWatch namespace of the request metrics (`METRICS_NAMESPACE`); each stage sets its own."""
+    return os.environ.get("METRICS_NAMESPACE") or "EmmaSegment"
+
+
 def _required(name: str) -> str:
     value = os.environ.get(name)
     if not value:

@@ -12,18 +12,17 @@ a handful of values each: never account or message ids.
 """
 
 import json
-import os
 import time
 import traceback
 from typing import Any
 
-# CloudWatch namespace of the metrics; each stage sets its own.
-NAMESPACE_VARIABLE = "METRICS_NAMESPACE"
-DEFAULT_NAMESPACE = "EmmaSegment"
+from chalicelib import config
+
 ACCEPTED = "Accepted"
 REJECTED = "Rejected"
 PUBLISHED = "Published"
 PUBLISH_LATENCY = "PublishLatency"
+_UNITS = {PUBLISH_LATENCY: "Milliseconds"}
 
 
 class RequestLog:
@@ -63,12 +62,14 @@ def request_metrics(fields: dict[str, Any]) -> dict[str, Any]:
     if "publish_ms" in fields and "type" in fields:
         values.update({PUBLISHED: 1, PUBLISH_LATENCY: fields["publish_ms"]})
         directives.append(_directive([["type"]], PUBLISHED, PUBLISH_LATENCY))
-    namespace = os.environ.get(NAMESPACE_VARIABLE) or DEFAULT_NAMESPACE
+    namespace = config.metrics_namespace()
     for directive in directives:
         directive["Namespace"] = namespace
     return {"_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}, **values}
 
 
 def _directive(dimensions: list[list[str]], *metrics: str) -> dict[str, Any]:
-    units = {PUBLISH_LATENCY: "Milliseconds"}
-    return {"Dimensions": dimensions, "Metrics": [{"Name": name, "Unit": units.get(name, "Count")} for name in metrics]}
+    return {
+        "Dimensions": dimensions,
+        "Metrics": [{"Name": name, "Unit": _UNITS.get(name, "Count")} for name in metrics],
+    }

@@ -18,7 +18,7 @@ from cfnlint.decode import decode
 from moto import mock_aws
 
 from chalicelib.errors import PublishFailed, PublishUnavailable
-from chalicelib.request_log import NAMESPACE_VARIABLE, REJECTED
+from chalicelib.request_log import REJECTED
 from tests.deploy.conftest import STAGES
 from tests.deploy.policies import policy_problems
 from tools.aws_calls import Program
@@ -96,7 +96,7 @@ def test_the_5xx_alarm_watches_the_api_chalice_deploys() -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_publish_failures_alarm_watches_the_metrics_the_service_emits(stage: str) -> None:
     metrics = alarm_metrics("PublishFailuresAlarm")
-    namespace = stage_settings(load_config(), stage)["environment_variables"][NAMESPACE_VARIABLE]
+    namespace = stage_settings(load_config(), stage)["environment_variables"]["METRICS_NAMESPACE"]
     assert {metric["Namespace"]["Fn::Sub"].replace("${Stage}", stage) for metric in metrics} == {namespace}
     assert {metric["MetricName"] for metric in metrics} == {REJECTED}
     reasons = {dimension["Value"] for metric in metrics for dimension in metric["Dimensions"]}
