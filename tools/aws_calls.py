@@ -134,7 +134,9 @@ class Program:
                 if isinstance(call, ast.Attribute) and call.attr == "route":
                     entries.setdefault(API_HANDLER, []).append(f"app.{node.name}")
                 elif isinstance(call, ast.Attribute) and call.attr in _CHALICE_EVENT_DECORATORS:
-                    entries.setdefault(node.name, []).append(f"app.{node.name}")
+                    named = [k.value for k in getattr(decorator, "keywords", []) if k.arg == "name"]
+                    name = named[0].value if named and isinstance(named[0], ast.Constant) else node.name
+                    entries.setdefault(str(name), []).append(f"app.{node.name}")
         return entries
 
     def calls(self, entry_points: list[str]) -> LambdaCalls:
