@@ -10,7 +10,7 @@ DEMO_KEY ?= emma-local-demo-key
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) \
 	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: run demo tail test fuzz check lint typecheck pytest clean
+.PHONY: run demo tail test fuzz check lint typecheck pytest clean deploy infra package measure
 
 # The whole service on this machine: AWS emulator, chalice local, a demo key. Ctrl-C stops it.
 run: $(VENV)/.installed
@@ -49,6 +49,26 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# Deploy a stage to the AWS account of the current AWS configuration (see Deploying
+# in the README): `make deploy STAGE=prod` (add FIFO=1 for FIFO topics).
+deploy: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=dev|prod"; exit 2; }
+	$(BIN)/python -m tools.deploy deploy --stage $(STAGE) $(if $(FIFO),--fifo)
+
+# Only the stage's resource stack, and its outputs into .chalice/ (before `make package`).
+infra: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "usage: make infra STAGE=dev|prod"; exit 2; }
+	$(BIN)/python -m tools.deploy infra --stage $(STAGE) $(if $(FIFO),--fifo)
+
+# The same stage as a CloudFormation (SAM) template in build/STAGE/, for `aws cloudformation deploy`.
+package: $(VENV)/.installed
+	@test -n "$(STAGE)" || { echo "usage: make package STAGE=dev|prod"; exit 2; }
+	$(BIN)/python -m tools.deploy package --stage $(STAGE) --out build/$(STAGE)
+
+# Cold start, warm time and peak memory of each Lambda function, on moto.
+measure: $(VENV)/.installed
+	$(BIN)/python -m tools.measure
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

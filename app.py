@@ -13,24 +13,27 @@ from chalicelib import authorizer
 
 app = Chalice(app_name="emma-segment")
 
-# Every content type reaches the views, which answer 415 themselves in Segment's
-# `{"message"}` shape instead of Chalice's `{"Code", "Message"}`.
-ANY_CONTENT_TYPE = ["*/*"]
 # Segment's libraries gzip their bodies, which API Gateway passes on intact only
 # for binary media types. The wildcard covers application/json for API Gateway
 # while Chalice, which matches binary types exactly, still answers JSON as text.
 app.api.binary_types.append("application/*")
-# The HTTP Tracking API's single-event routes, whose path names the event type.
-TRACKING_API_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
 
+# Not named `api_key`: Chalice's swagger reserves that name for API Gateway's
+# own `x-api-key` check and would put it in this authorizer's place.
 @app.authorizer(ttl_seconds=authorizer.CACHE_TTL_SECONDS)
-def api_key(auth_request: AuthRequest) -> dict[str, Any]:
+def api_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
     """Segment's `Authorization: Basic base64("<Emma API key>:")`, checked against the key table."""
     return authorizer.authorize(auth_request.token, auth_request.method_arn)
 
 
-@app.route("/v1/segment", methods=["POST"], authorizer=api_key, content_types=ANY_CONTENT_TYPE)
+# Every content type reaches the ingest views, which answer 415 themselves in
+# Segment's `{"message"}` shape instead of Chalice's `{"Code", "Message"}`.
+INGEST = {"methods": ["POST"], "content_types": ["*/*"]}
+WITH_API_KEY = {**INGEST, "authorizer": api_key_authorizer}
+
+
+@app.route("/v1/segment", **WITH_API_KEY)
 def segment_event() -> Response:
     """One event from Segment's direct-destination delivery."""
     from chalicelib.ingest import handle_event
@@ -38,7 +41,7 @@ def segment_event() -> Response:
     return handle_event(_current_request())
 
 
-@app.route("/v1/batch", methods=["POST"], authorizer=api_key, content_types=ANY_CONTENT_TYPE)
+@app.route("/v1/batch", **WITH_API_KEY)
 def batch() -> Response:
     """A batch of events from Segment's libraries, sent straight to Emma."""
     from chalicelib.ingest import handle_batch
@@ -46,21 +49,21 @@ def batch() -> Response:
     return handle_batch(_current_request())
 
 
+@app.route("/v1/identify", **WITH_API_KEY)
+@app.route("/v1/track", **WITH_API_KEY)
+@app.route("/v1/page", **WITH_API_KEY)
+@app.route("/v1/screen", **WITH_API_KEY)
+@app.route("/v1/group", **WITH_API_KEY)
+@app.route("/v1/alias", **WITH_API_KEY)
 def tracking_api_event() -> Response:
-    """One event from Segment's libraries to `/v1/<type>`: the path names the type."""
+    """One event from Segment's libraries to the HTTP Tracking API's `/v1/<type>`: the path names the type."""
     from chalicelib.ingest import handle_event
 
     request = _current_request()
     return handle_event(request, implied_type=request.path.rsplit("/", 1)[-1])
 
 
-for _event_type in TRACKING_API_TYPES:
-    app.route(f"/v1/{_event_type}", methods=["POST"], authorizer=api_key, content_types=ANY_CONTENT_TYPE)(
-        tracking_api_event
-    )
-
-
-@app.route("/v1/webhook/{account_id}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
+@app.route("/v1/webhook/{account_id}", **INGEST)
 def webhook_event(account_id: str) -> Response:
     """One event from Segment's Webhooks destination, signed instead of carrying an API key."""
     from chalicelib.ingest import handle_webhook
@@ -76,7 +79,7 @@ def openapi_document() -> Response:
     return Response(body=document(), headers={"Content-Type": "application/json"})
 
 
-@app.route("/v1/segment/enable", methods=["GET"], authorizer=api_key)
+@app.route("/v1/segment/enable", methods=["GET"], authorizer=api_key_authorizer)
 def enable_with_segment() -> Response:
     """Start "Enable with Segment" for the API key's account: a redirect to Segment's consent page."""
     from chalicelib.segment_enable.views import start_with_api_key

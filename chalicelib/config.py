@@ -25,6 +25,11 @@ def webhook_secrets_prefix() -> str | None:
     return os.environ.get("WEBHOOK_SECRETS_PREFIX") or None
 
 
+def metrics_namespace() -> str:
+    """The CloudWatch namespace of the request metrics (`METRICS_NAMESPACE`); each stage sets its own."""
+    return os.environ.get("METRICS_NAMESPACE") or "EmmaSegment"
+
+
 def _required(name: str) -> str:
     value = os.environ.get(name)
     if not value:

@@ -46,7 +46,7 @@ def _answered(request: Request, work: Callable[[RequestLog], Response]) -> Respo
     try:
         response = work(log)
     except IngestError as error:
-        log.note(error=error.message)
+        log.note(error=error.message, reason=type(error).__name__)
         response = error_answer(error)
     except Exception as error:
         # A bug, not a bad event: answered 500 so that the sender keeps retrying it.
@@ -64,7 +64,7 @@ def _publish_event(request: Request, log: RequestLog, account_id: str, implied_t
     message = message_for(body, delivery)
     log.note(type=message.event_type, message_id=message.message_id, message_bytes=message.size)
     published = get_publisher().publish(message)
-    log.note(attempts=published.attempts)
+    log.note(attempts=published.attempts, publish_ms=_milliseconds(published.seconds))
     return answer(200, {"messageId": message.message_id})
 
 
@@ -82,9 +82,14 @@ def _publish_batch(request: Request, log: RequestLog) -> Response:
         except IngestError as error:
             rejected.append(_rejection(index, raw_event, error))
     published = get_publisher().publish_batch(messages)
-    log.note(events=len(batch.events), rejected=len(rejected), attempts=published.attempts)
+    log.note(events=len(batch.events), invalid_events=len(rejected), attempts=published.attempts)
     _raise_for_unpublished(published, len(messages))
+    log.note(published=len(messages), publish_ms=_milliseconds(published.seconds))
     return answer(200, {"accepted": len(messages), "rejected": rejected})
+
+
+def _milliseconds(seconds: float) -> float:
+    return round(seconds * 1000, 3)
 
 
 def _rejection(index: int, raw_event: Any, error: IngestError) -> dict[str, Any]:

@@ -63,10 +63,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Published:
-    """SNS's id for the message and how many attempts it took."""
+    """SNS's id for the message, how many attempts it took, and how long, retries included."""
 
     sns_message_id: str
     attempts: int
+    seconds: float
 
 
 @dataclass
@@ -81,6 +82,7 @@ class BatchPublished:
     unavailable: dict[int, str] = field(default_factory=dict)
     refused: dict[int, str] = field(default_factory=dict)
     attempts: int = 0
+    seconds: float = 0.0
 
     def merge(self, other: "BatchPublished") -> None:
         self.unavailable.update(other.unavailable)
@@ -116,19 +118,23 @@ class SnsPublisher:
 
     def publish(self, message: Message) -> Published:
         """Publish once SNS acknowledges; `PublishUnavailable` (503) or `PublishFailed` (500) otherwise."""
-        deadline = self._clock() + self._deadline_seconds
-        response, attempts = self._until_deadline(lambda: self._call("publish", **_publish_params(message)), deadline)
-        return Published(sns_message_id=response["MessageId"], attempts=attempts)
+        started = self._clock()
+        deadline = started + self._deadline_seconds
+        params = _publish_params(message)
+        response, attempts = self._until_deadline(lambda: self._call(lambda: self._client.publish(**params)), deadline)
+        return Published(sns_message_id=response["MessageId"], attempts=attempts, seconds=self._clock() - started)
 
     def publish_batch(self, messages: Sequence[Message]) -> BatchPublished:
         """Publish every message with PublishBatch; what SNS did not take is reported, never raised."""
-        deadline = self._clock() + self._deadline_seconds
+        started = self._clock()
+        deadline = started + self._deadline_seconds
         tasks = _tasks(messages)
         # One task (up to ten events of one type) is spared the hop to another thread.
         results = map if len(tasks) <= 1 else _pool().map
         outcome = BatchPublished()
         for result in results(lambda task: self._publish_chunks(task, messages, deadline), tasks):
             outcome.merge(result)
+        outcome.seconds = self._clock() - started
         return outcome
 
     def _publish_chunks(self, chunks: list[list[int]], messages: Sequence[Message], deadline: float) -> BatchPublished:
@@ -141,13 +147,14 @@ class SnsPublisher:
     def _publish_chunk(self, chunk: list[int], messages: Sequence[Message], deadline: float) -> BatchPublished:
         """One PublishBatch call for `chunk`, retrying the entries SNS failed for a transient reason."""
         pending = {str(position): messages[position] for position in chunk}
+        topic_arn = messages[chunk[0]].topic_arn
         outcome = BatchPublished()
 
         def attempt() -> None:
             outcome.attempts += 1
-            entries = [_batch_entry(entry_id, message) for entry_id, message in pending.items()]
+            entries: list[Any] = [_batch_entry(entry_id, message) for entry_id, message in pending.items()]
             response = self._call(
-                "publish_batch", TopicArn=messages[chunk[0]].topic_arn, PublishBatchRequestEntries=entries
+                lambda: self._client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
             )
             for success in response.get("Successful", []):
                 pending.pop(success["Id"], None)
@@ -184,10 +191,10 @@ class SnsPublisher:
             backoff *= 2
         raise PublishUnavailable(f"SNS is unavailable ({failure} after {attempt_number} attempts); retry later")
 
-    def _call(self, operation: str, **params: Any) -> Any:
+    def _call(self, send: Callable[[], T]) -> T:
         """One SNS call: `_Transient` for what a retry may fix, `PublishFailed` for what it cannot."""
         try:
-            return getattr(self._client, operation)(**params)
+            return send()
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "Unknown")
             if _is_transient(error):

@@ -66,9 +66,11 @@ def _secret_string(arn: str) -> str:
 
 @cache
 def ssm_client() -> "SSMClient":
+    """One client per process, reused across invocations."""
     return boto3.client("ssm")
 
 
 @cache
 def secretsmanager_client() -> "SecretsManagerClient":
+    """One client per process, reused across invocations (webhook secrets use it too)."""
     return boto3.client("secretsmanager")

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Request
 
 from chalicelib import config
 from chalicelib.errors import NotFound, Unauthorized, Unavailable
+from chalicelib.secret_refs import secretsmanager_client
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -114,9 +114,3 @@ class WebhookSecrets:
 @cache
 def _secrets(prefix: str) -> WebhookSecrets:
     return WebhookSecrets(secretsmanager_client(), prefix)
-
-
-@cache
-def secretsmanager_client() -> "SecretsManagerClient":
-    """One client per process, reused across invocations."""
-    return boto3.client("secretsmanager")

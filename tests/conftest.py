@@ -22,7 +22,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
-from chalicelib import webhook  # noqa: E402
+from chalicelib import secret_refs, webhook  # noqa: E402
 from chalicelib.keys import dynamodb_client  # noqa: E402
 from chalicelib.publisher import sns_client  # noqa: E402
 from tests.aws import Deployment, basic_auth  # noqa: E402
@@ -67,7 +67,14 @@ def configure(monkeypatch: pytest.MonkeyPatch, deployment: Deployment) -> None:
         monkeypatch.setenv(name, value)
 
 
-PROCESS_CACHES = (sns_client, dynamodb_client, webhook.secretsmanager_client, webhook._secrets)
+PROCESS_CACHES = (
+    sns_client,
+    dynamodb_client,
+    secret_refs.resolve,
+    secret_refs.ssm_client,
+    secret_refs.secretsmanager_client,
+    webhook._secrets,
+)
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 
 from chalicelib import config
 from chalicelib.keys import ACTIVE, DISABLED, KeyStore, Status, dynamodb_client, hash_key
-from chalicelib.webhook import WebhookSecrets, secretsmanager_client
+from chalicelib.secret_refs import secretsmanager_client
+from chalicelib.webhook import WebhookSecrets
 
 
 def main(argv: Sequence[str] | None = None) -> int:

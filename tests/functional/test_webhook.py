@@ -7,7 +7,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.keys.__main__ import main as keys_command
-from chalicelib.webhook import WebhookSecrets, secretsmanager_client, sign
+from chalicelib.secret_refs import secretsmanager_client
+from chalicelib.webhook import WebhookSecrets, sign
 from tests.aws import Deployment
 from tests.conftest import answer_of
 

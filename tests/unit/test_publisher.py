@@ -85,6 +85,8 @@ def test_transient_errors_are_retried_with_growing_jittered_pauses(client: Any, 
     assert published.attempts == 3
     first, second = time.sleeps
     assert 0.025 <= first <= 0.05 and 0.05 <= second <= 0.1
+    assert published.seconds == first + second
+    assert published.seconds == first + second
 
 
 @pytest.mark.parametrize(
@@ -122,12 +124,14 @@ def test_no_attempt_starts_that_could_outlast_the_deadline(client: Any) -> None:
 
 def test_attempts_continue_while_they_fit_before_the_deadline(client: Any) -> None:
     time = FakeTime()
-    readings = iter([0.0, 2.4])
+    # Readings: the start, before the retry, when SNS answered.
+    readings = iter([0.0, 2.4, 2.6])
     with Stubber(client) as stub:
         stub.add_client_error("publish", service_error_code="Throttling", http_status_code=400)
         stub.add_response("publish", {"MessageId": "sns-1"}, EXPECTED)
         patient = SnsPublisher(client, deadline_seconds=4.0, clock=lambda: next(readings), sleep=time.sleep)
-        assert patient.publish(MESSAGE).attempts == 2
+        published = patient.publish(MESSAGE)
+    assert (published.attempts, published.seconds) == (2, 2.6)
 
 
 def batch_of(count: int) -> list[Message]:

@@ -1,0 +1,166 @@
+"""The resource stack, the stage configuration and `make deploy` agree, checked on moto.
+
+moto creates the stack from infra/resources.yaml (it does not model alarms or
+TTL, which are read from the template); `deploy` runs against moto with
+`chalice deploy` replaced by a stand-in that creates the REST API, since moto
+cannot import Chalice's swagger.
+"""
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cfnlint.decode import decode
+from moto import mock_aws
+
+from chalicelib.errors import PublishFailed, PublishUnavailable
+from chalicelib.request_log import REJECTED
+from tests.deploy.conftest import STAGES
+from tests.deploy.policies import policy_problems
+from tools.aws_calls import Program
+from tools.deploy import (
+    INFRA_TEMPLATE,
+    DeployError,
+    deploy,
+    environment_name,
+    function_names,
+    gateway_responses,
+    load_config,
+    policy_files,
+    provision_stack,
+    stage_settings,
+)
+
+# moto's CloudFormation does not model alarms; the template's alarms are read below instead.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..CloudWatch..Alarm")
+TEMPLATE, _ = decode(str(INFRA_TEMPLATE))
+REPO = Path(__file__).resolve().parents[2]
+MOTO_ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def resource_name(value: str) -> str:
+    """A topic's or table's name, whether given as an ARN or as a name."""
+    return value.rsplit(":", 1)[-1]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_stack_creates_what_the_stage_configuration_names(aws: None, stage: str) -> None:
+    settings = stage_settings(load_config(), stage)
+    outputs = provision_stack(stage, load_config()["app_name"], settings)
+    environment = settings["environment_variables"]
+    created = {environment_name(key): value for key, value in outputs.items() if environment_name(key) in environment}
+    # Every topic, table and the metrics namespace the stage uses comes from the stack; the
+    # webhook secrets and the Segment app's settings are an operator's (see Deploying).
+    from_stack = {name: value for name, value in environment.items() if _names_stack_resource(name)}
+    assert set(created) == set(from_stack)
+    assert {name: resource_name(value) for name, value in created.items()} == {
+        name: resource_name(value) for name, value in from_stack.items()
+    }
+
+
+def _names_stack_resource(setting: str) -> bool:
+    return setting.startswith("TOPIC_ARN_") or setting.endswith("_TABLE") or setting == "METRICS_NAMESPACE"
+
+
+def test_the_dedup_table_has_the_contracts_key_and_ttl() -> None:
+    table = TEMPLATE["Resources"]["DedupTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_the_key_table_has_the_contracts_key_and_survives_the_stack() -> None:
+    table = TEMPLATE["Resources"]["ApiKeysTable"]
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "key_hash", "KeyType": "HASH"}]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def alarm_metrics(alarm: str) -> list[dict[str, Any]]:
+    return [query["MetricStat"]["Metric"] for query in TEMPLATE["Resources"][alarm]["Properties"]["Metrics"]
+            if "MetricStat" in query]  # fmt: skip
+
+
+def test_the_5xx_alarm_watches_the_api_chalice_deploys() -> None:
+    config = load_config()
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["ApiName"]["Default"] == config["app_name"]
+    for stage in STAGES:
+        assert stage_settings(config, stage)["api_gateway_stage"] == parameters["ApiStage"]["Default"]
+    assert {metric["MetricName"] for metric in alarm_metrics("ServerErrorRateAlarm")} == {"5XXError", "Count"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_publish_failures_alarm_watches_the_metrics_the_service_emits(stage: str) -> None:
+    metrics = alarm_metrics("PublishFailuresAlarm")
+    namespace = stage_settings(load_config(), stage)["environment_variables"]["METRICS_NAMESPACE"]
+    assert {metric["Namespace"]["Fn::Sub"].replace("${Stage}", stage) for metric in metrics} == {namespace}
+    assert {metric["MetricName"] for metric in metrics} == {REJECTED}
+    reasons = {dimension["Value"] for metric in metrics for dimension in metric["Dimensions"]}
+    assert reasons == {PublishFailed.__name__, PublishUnavailable.__name__}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the stage configuration and policies, for `deploy` to rewrite."""
+    shutil.copytree(REPO / ".chalice", tmp_path / ".chalice", ignore=shutil.ignore_patterns("deploy*"))
+    return tmp_path
+
+
+def stand_in_for_chalice_deploy(project: Path) -> Any:
+    """What `chalice deploy --stage dev` leaves behind that `deploy` reads: a REST API and its record."""
+
+    def run(arguments: list[str]) -> None:
+        assert arguments == ["deploy", "--stage", "dev"]
+        apigateway = boto3.client("apigateway")
+        api_id = apigateway.create_rest_api(name="emma-segment")["id"]
+        root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+        apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+        deployed = {"resources": [{"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api_id}]}
+        (project / ".chalice" / "deployed").mkdir()
+        (project / ".chalice" / "deployed" / "dev.json").write_text(json.dumps(deployed))
+
+    return run
+
+
+def test_deploy_provisions_writes_the_outputs_and_puts_the_gateway_responses(aws: None, project: Path) -> None:
+    deploy("dev", project_dir=project, run_chalice=stand_in_for_chalice_deploy(project))
+
+    environment = stage_settings(load_config(project), "dev")["environment_variables"]
+    assert environment["TOPIC_ARN_TRACK"] == f"arn:aws:sns:us-east-1:{MOTO_ACCOUNT}:emma-segment-dev-track"
+    assert boto3.client("dynamodb").describe_table(TableName=environment["API_KEYS_TABLE"])
+    # The policies now name the same account's topics, tables and log groups, and still grant exactly the calls.
+    program = Program()
+    names = function_names("dev")
+    policies = {path.name: json.loads(path.read_text()) for path in policy_files(project, "dev")}
+    assert set(policies) == {"policy-dev.json", "policy-dev-authorizer.json"}
+    for name, policy in (("api_handler", "policy-dev.json"), ("api_key_authorizer", "policy-dev-authorizer.json")):
+        calls = program.calls(program.lambdas()[name])
+        assert policy_problems(policies[policy], calls, environment, names[name]) == []
+    [api] = boto3.client("apigateway").get_rest_apis()["items"]
+    put = {
+        item["responseType"]: item
+        for item in boto3.client("apigateway").get_gateway_responses(restApiId=api["id"])["items"]
+    }
+    for kind, response in gateway_responses().items():
+        assert put[kind]["responseTemplates"] == response["responseTemplates"]
+    assert boto3.client("apigateway").get_stage(restApiId=api["id"], stageName="api")
+
+
+def test_deploy_refuses_the_placeholder_certificate(aws: None, project: Path) -> None:
+    def never(arguments: list[str]) -> None:
+        raise AssertionError("chalice deploy ran")
+
+    with pytest.raises(DeployError, match="certificate_arn"):
+        deploy("prod", project_dir=project, run_chalice=never)
+    assert not boto3.client("cloudformation").list_stacks()["StackSummaries"]

@@ -1,0 +1,274 @@
+"""Deploy a stage to AWS, or package it for CloudFormation.
+
+    python -m tools.deploy deploy --stage prod [--fifo]   # what `make deploy STAGE=prod` runs
+    python -m tools.deploy infra --stage prod [--fifo]    # steps 1 and 2 only
+    python -m tools.deploy package --stage prod --out build/prod
+
+`deploy` does, in order:
+1. create or update the stage's resource stack from `infra/resources.yaml`
+   (topics, API-key table, deduplication table, alarms) and wait for it;
+2. write the stack's outputs into the stage's environment in
+   `.chalice/config.json`, and point the stage's IAM policy files at the same
+   topics, tables, account and region;
+3. run `chalice deploy --stage <stage>` (the API, both Lambda functions, their
+   roles, log groups and the custom domain);
+4. put `infra/gateway-responses.json` on the REST API and redeploy its stage.
+   Chalice replaces the whole API definition on every deploy, which resets
+   gateway responses to API Gateway's defaults (whose 403 for an unknown path
+   echoes the Authorization header), so this step follows every deploy.
+
+`package` runs `chalice package --merge-template` with a template that adds
+the same gateway responses to the API definition itself (so CloudFormation
+keeps them), and names the functions and their log groups as `chalice deploy`
+does, which the IAM policies' log permissions name.
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from chalice.utils import to_cfn_resource_name
+
+from tools.aws_calls import API_HANDLER, Program
+
+REPO = Path(__file__).resolve().parent.parent
+CHALICE_DIR = REPO / ".chalice"
+INFRA_TEMPLATE = REPO / "infra" / "resources.yaml"
+GATEWAY_RESPONSES = REPO / "infra" / "gateway-responses.json"
+# The certificate in the committed configuration: the real one is filled in by hand.
+PLACEHOLDER_CERTIFICATE = "certificate/00000000-0000-0000-0000-000000000000"
+_ARN_LOCATION = re.compile(r"\barn:aws:(sns|dynamodb|logs|secretsmanager|ssm):[^:\"]*:[^:\"]*:")
+
+RunChalice = Callable[[list[str]], None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.deploy", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, description in (
+        ("deploy", "provision the stage's resources and deploy the app"),
+        ("infra", "provision the stage's resources and write them into its configuration"),
+    ):
+        command = commands.add_parser(name, help=description)
+        command.add_argument("--stage", required=True)
+        command.add_argument("--fifo", action="store_true", help="FIFO topics (see infra/resources.yaml)")
+    package_command = commands.add_parser("package", help="a CloudFormation (SAM) template of the app")
+    package_command.add_argument("--stage", required=True)
+    package_command.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if args.command == "package":
+        package(args.stage, args.out)
+        return 0
+    try:
+        if args.command == "infra":
+            provision(args.stage, fifo=args.fifo)
+        else:
+            deploy(args.stage, fifo=args.fifo)
+    except DeployError as error:
+        print(f"deploy: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class DeployError(Exception):
+    """Something an operator has to fix before the stage can be deployed."""
+
+
+def deploy(
+    stage: str,
+    *,
+    fifo: bool = False,
+    project_dir: Path = REPO,
+    run_chalice: RunChalice | None = None,
+) -> None:
+    settings = stage_settings(load_config(project_dir), stage)
+    _check_filled_in(settings)
+    provision(stage, fifo=fifo, project_dir=project_dir)
+    (run_chalice or _run_chalice(project_dir))(["deploy", "--stage", stage])
+    rest_api_id = deployed_rest_api(project_dir, stage)
+    apply_gateway_responses(rest_api_id, settings.get("api_gateway_stage", "api"))
+    print(f"deployed stage {stage}: REST API {rest_api_id}")
+
+
+def provision(stage: str, *, fifo: bool = False, project_dir: Path = REPO) -> None:
+    """The stage's resource stack, and its names and ARNs in the stage's configuration and policies."""
+    config = load_config(project_dir)
+    outputs = provision_stack(stage, config["app_name"], stage_settings(config, stage), fifo=fifo)
+    write_stage_outputs(project_dir, stage, outputs)
+
+
+def load_config(project_dir: Path = REPO) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    return config
+
+
+def stage_settings(config: dict[str, Any], stage: str) -> dict[str, Any]:
+    if stage not in config["stages"]:
+        raise DeployError(f"no stage {stage!r} in .chalice/config.json")
+    settings: dict[str, Any] = config["stages"][stage]
+    return settings
+
+
+def stack_name(stage: str) -> str:
+    return f"emma-segment-{stage}-resources"
+
+
+def provision_stack(stage: str, app_name: str, settings: dict[str, Any], *, fifo: bool = False) -> dict[str, str]:
+    """Create or update the stage's resource stack; its outputs once it is complete."""
+    cloudformation = boto3.client("cloudformation")
+    name = stack_name(stage)
+    parameters = {
+        "Stage": stage,
+        "FifoTopics": "true" if fifo else "false",
+        "ApiName": app_name,
+        "ApiStage": settings.get("api_gateway_stage", "api"),
+    }
+    request = {
+        "StackName": name,
+        "TemplateBody": INFRA_TEMPLATE.read_text(),
+        "Parameters": [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+        "Tags": [{"Key": "app", "Value": "emma-segment"}, {"Key": "stage", "Value": stage}],
+    }
+    try:
+        cloudformation.describe_stacks(StackName=name)
+    except ClientError:
+        cloudformation.create_stack(**request, EnableTerminationProtection=stage == "prod")
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=name)
+    else:
+        try:
+            cloudformation.update_stack(**request)
+        except ClientError as error:
+            if "No updates are to be performed" not in str(error):
+                raise
+        else:
+            cloudformation.get_waiter("stack_update_complete").wait(StackName=name)
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def environment_name(output_key: str) -> str:
+    """The environment variable a stack output fills: `TopicArnIdentify` is `TOPIC_ARN_IDENTIFY`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", output_key).upper()
+
+
+def write_stage_outputs(project_dir: Path, stage: str, outputs: dict[str, str]) -> None:
+    """The stack's names and ARNs into the stage's environment, and its IAM policies."""
+    config = load_config(project_dir)
+    settings = stage_settings(config, stage)
+    environment: dict[str, str] = settings["environment_variables"]
+    replacements: dict[str, str] = {}
+    for key, value in outputs.items():
+        variable = environment_name(key)
+        if variable not in environment:
+            continue
+        old = environment[variable]
+        if old != value:
+            replacements[old if old.startswith("arn:") else f'table/{old}"'] = (
+                value if value.startswith("arn:") else f'table/{value}"'
+            )
+        environment[variable] = value
+    (project_dir / ".chalice" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    topic = next(value for value in outputs.values() if value.startswith("arn:aws:sns:"))
+    _, _, _, region, account, _ = topic.split(":", 5)
+    for policy in policy_files(project_dir, stage):
+        text = policy.read_text()
+        for old, new in replacements.items():
+            text = text.replace(old, new)
+        policy.write_text(_ARN_LOCATION.sub(lambda match: f"arn:aws:{match[1]}:{region}:{account}:", text))
+
+
+def policy_files(project_dir: Path, stage: str) -> list[Path]:
+    """The IAM policy file of each of the stage's Lambda functions."""
+    settings = stage_settings(load_config(project_dir), stage)
+    names = {settings.get("iam_policy_file", f"policy-{stage}.json")}
+    names.update(
+        function["iam_policy_file"]
+        for function in settings.get("lambda_functions", {}).values()
+        if "iam_policy_file" in function
+    )
+    return [project_dir / ".chalice" / name for name in sorted(names)]
+
+
+def deployed_rest_api(project_dir: Path, stage: str) -> str:
+    """The id of the REST API `chalice deploy` created or updated for `stage`."""
+    deployed = json.loads((project_dir / ".chalice" / "deployed" / f"{stage}.json").read_text())
+    for resource in deployed["resources"]:
+        if resource["resource_type"] == "rest_api":
+            return str(resource["rest_api_id"])
+    raise DeployError(f"chalice deployed no REST API for stage {stage}")
+
+
+def gateway_responses() -> dict[str, dict[str, Any]]:
+    responses: dict[str, dict[str, Any]] = json.loads(GATEWAY_RESPONSES.read_text())
+    return responses
+
+
+def apply_gateway_responses(rest_api_id: str, api_stage: str) -> None:
+    """Put the gateway responses on the API and deploy its stage, so that they take effect."""
+    apigateway = boto3.client("apigateway")
+    for response_type, response in gateway_responses().items():
+        apigateway.put_gateway_response(restApiId=rest_api_id, responseType=response_type, **response)
+    apigateway.create_deployment(restApiId=rest_api_id, stageName=api_stage, description="gateway responses")
+
+
+def function_names(stage: str) -> dict[str, str]:
+    """Each Lambda function's name, as `chalice deploy` names it: `<app>-<stage>[-<function>]`."""
+    app_name = load_config()["app_name"]
+    return {
+        name: f"{app_name}-{stage}" if name == API_HANDLER else f"{app_name}-{stage}-{name}"
+        for name in Program().lambdas()
+    }
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    """What `package` merges into Chalice's template: gateway responses and the deployed names."""
+    resources: dict[str, Any] = {
+        "RestAPI": {"Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()}}}
+    }
+    for name, function_name in function_names(stage).items():
+        # Chalice's log group for the API handler refers to `${ApiHandler}`, which
+        # is not the function's logical id (`APIHandler`): named here instead.
+        logical_id = "APIHandler" if name == API_HANDLER else to_cfn_resource_name(name)
+        resources[logical_id] = {"Properties": {"FunctionName": function_name}}
+        resources[to_cfn_resource_name(f"{name}-log-group")] = {
+            "Properties": {"LogGroupName": f"/aws/lambda/{function_name}"}
+        }
+    return {"Resources": resources}
+
+
+def package(stage: str, out: Path, project_dir: Path = REPO) -> Path:
+    """`chalice package` for `stage` into `out`; the path of the SAM template."""
+    with tempfile.TemporaryDirectory() as scratch:
+        merge = Path(scratch) / "merge.json"
+        merge.write_text(json.dumps(merge_template(stage), indent=2))
+        _run_chalice(project_dir)(["package", "--stage", stage, "--merge-template", str(merge), str(out)])
+    return out / "sam.json"
+
+
+def _run_chalice(project_dir: Path) -> RunChalice:
+    def run(arguments: list[str]) -> None:
+        chalice = Path(sys.executable).parent / "chalice"
+        subprocess.run([str(chalice), "--project-dir", str(project_dir), *arguments], check=True)
+
+    return run
+
+
+def _check_filled_in(settings: dict[str, Any]) -> None:
+    domain = settings.get("api_gateway_custom_domain")
+    if domain and PLACEHOLDER_CERTIFICATE in domain.get("certificate_arn", ""):
+        raise DeployError(
+            f"fill in the ACM certificate for {domain['domain_name']} in .chalice/config.json "
+            "(api_gateway_custom_domain.certificate_arn; see Deploying in the README)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
