@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import config
-from chalicelib.keys import KeyStore, dynamodb_client
+from chalicelib.dynamodb import dynamodb_client
+from chalicelib.keys import KeyStore
 from chalicelib.request_log import RequestLog
 
 # API Gateway caches a decision per Authorization value for this long. It spares

@@ -20,6 +20,11 @@ def api_keys_table() -> str:
     return _required("API_KEYS_TABLE")
 
 
+def dedup_table() -> str | None:
+    """The deduplication table (`DEDUP_TABLE`); None: delivery is at-least-once."""
+    return os.environ.get("DEDUP_TABLE") or None
+
+
 def webhook_secrets_prefix() -> str | None:
     """Where the webhook mode's per-account secrets live in Secrets Manager; None turns the mode off."""
     return os.environ.get("WEBHOOK_SECRETS_PREFIX") or None

@@ -17,6 +17,7 @@ from chalicelib.keys import DISABLED, KeyStore, hash_key
 from chalicelib.schemas import EVENT_TYPES
 
 KEYS_TABLE = "test-api-keys"
+DEDUP_TABLE = "test-dedup"
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,25 @@ class Delivered:
 class Deployment:
     """Topics, queues and the key table, as the service's environment names them."""
 
-    def __init__(self, fifo: bool = False) -> None:
+    def __init__(self, fifo: bool = False, dedup: bool = False) -> None:
         self.sns = boto3.client("sns")
         self.sqs = boto3.client("sqs")
         self.dynamodb = boto3.client("dynamodb")
         self.fifo = fifo
+        self.dedup = dedup
         self.topics: dict[str, str] = {}
         self._queues: dict[str, str] = {}
-        self._create_key_table()
+        self._create_table(KEYS_TABLE, "key_hash")
+        if dedup:
+            self._create_table(DEDUP_TABLE, "id")
         self.keys = KeyStore(self.dynamodb, KEYS_TABLE)
 
     def environment(self) -> dict[str, str]:
         """The variables a stage sets for this deployment."""
         variables = {f"TOPIC_ARN_{name.upper()}": arn for name, arn in self.topics.items()}
         variables["API_KEYS_TABLE"] = KEYS_TABLE
+        if self.dedup:
+            variables["DEDUP_TABLE"] = DEDUP_TABLE
         return variables
 
     def add_topic(self, name: str) -> str:
@@ -98,11 +104,18 @@ class Deployment:
     def delivered_anywhere(self) -> list[Delivered]:
         return [item for topic in self.topics for item in self.delivered(topic)]
 
-    def _create_key_table(self) -> None:
+    def dedup_records(self) -> dict[str, dict[str, str]]:
+        """The dedup table's records: id to status and expiration."""
+        items = self.dynamodb.scan(TableName=DEDUP_TABLE)["Items"]
+        return {
+            item["id"]["S"]: {"status": item["status"]["S"], "expiration": item["expiration"]["N"]} for item in items
+        }
+
+    def _create_table(self, name: str, key: str) -> None:
         self.dynamodb.create_table(
-            TableName=KEYS_TABLE,
-            KeySchema=[{"AttributeName": "key_hash", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "key_hash", "AttributeType": "S"}],
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
 

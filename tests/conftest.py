@@ -23,7 +23,7 @@ from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
 from chalicelib import secret_refs, webhook  # noqa: E402
-from chalicelib.keys import dynamodb_client  # noqa: E402
+from chalicelib.dynamodb import dynamodb_client  # noqa: E402
 from chalicelib.publisher import sns_client  # noqa: E402
 from tests.aws import Deployment, basic_auth  # noqa: E402
 

@@ -85,9 +85,14 @@ class LambdaCalls:
     """What one Lambda function's code can do."""
 
     actions: set[str] = field(default_factory=set)  # IAM actions: "sns:Publish"
+    callers: dict[str, set[str]] = field(default_factory=dict)  # action -> classes (or modules) making it
     strings: set[str] = field(default_factory=set)  # string constants the code uses
     prefixes: set[str] = field(default_factory=set)  # the constant start of its f-strings
     unresolved: set[str] = field(default_factory=set)  # "chalicelib/x.py:12 thing.publish()"
+
+    def add(self, action: str, caller: str) -> None:
+        self.actions.add(action)
+        self.callers.setdefault(action, set()).add(caller)
 
     def names(self, variable: str) -> bool:
         """Whether the code names the environment variable `variable`, also as in f"TOPIC_ARN_{...}"."""
@@ -414,13 +419,13 @@ class Program:
         func = call.func
         callee = self._infer(func, module, class_name, scope)
         if isinstance(callee, Operation):
-            found.actions.add(iam_action(callee.service, callee.name))
+            found.add(iam_action(callee.service, callee.name), class_name or module.name)
             return
         if not isinstance(func, ast.Attribute):
             return
         owner = self._infer(func.value, module, class_name, scope)
         if isinstance(owner, Paginator) and func.attr == "paginate":
-            found.actions.add(iam_action(owner.service, owner.operation))
+            found.add(iam_action(owner.service, owner.operation), class_name or module.name)
         elif owner is None and self._is_operation_name(func.attr) and not _is_boto3_client_call(call, module, scope):
             where = f"{module.path.relative_to(self.root)}:{call.lineno}"
             found.unresolved.add(f"{where} {ast.unparse(func)}()")

@@ -1,8 +1,8 @@
 """Create on an AWS emulator what a Chalice stage's environment names.
 
 For every `TOPIC_ARN_*` a topic with an SQS queue subscribed to it (so the
-published messages can be read back), and the `API_KEYS_TABLE` key table.
-Idempotent: running it twice changes nothing.
+published messages can be read back), the `API_KEYS_TABLE` key table and the
+`DEDUP_TABLE` deduplication table. Idempotent: running it twice changes nothing.
 """
 
 import json
@@ -39,8 +39,11 @@ def provision(environment: dict[str, str], endpoint_url: str | None = None) -> P
         if name.startswith("TOPIC_ARN_"):
             topic_name = arn.rsplit(":", 1)[1]
             provisioned.queues[topic_name] = _topic_with_queue(sns, sqs, topic_name)
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint_url)
     if "API_KEYS_TABLE" in environment:
-        _key_table(boto3.client("dynamodb", endpoint_url=endpoint_url), environment["API_KEYS_TABLE"])
+        _table(dynamodb, environment["API_KEYS_TABLE"], key="key_hash")
+    if "DEDUP_TABLE" in environment:
+        _table(dynamodb, environment["DEDUP_TABLE"], key="id", ttl="expiration")
     return provisioned
 
 
@@ -65,12 +68,16 @@ def tail_queue_name(topic_name: str) -> str:
     return topic_name + "-tail"
 
 
-def _key_table(dynamodb: Any, table_name: str) -> None:
+def _table(dynamodb: Any, table_name: str, key: str, ttl: str | None = None) -> None:
     if table_name in dynamodb.list_tables()["TableNames"]:
         return
     dynamodb.create_table(
         TableName=table_name,
-        KeySchema=[{"AttributeName": "key_hash", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "key_hash", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    if ttl is not None:
+        dynamodb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+        )

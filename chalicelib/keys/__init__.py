@@ -11,10 +11,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Literal
-
-import boto3
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -114,9 +111,3 @@ class KeyStore:
                     item.get("created_at", {}).get("S", ""),
                     item.get("created_for", {}).get("S", ""),
                 )
-
-
-@cache
-def dynamodb_client() -> "DynamoDBClient":
-    """One client per process, reused across invocations."""
-    return boto3.client("dynamodb")

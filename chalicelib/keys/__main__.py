@@ -21,7 +21,8 @@ import sys
 from collections.abc import Sequence
 
 from chalicelib import config
-from chalicelib.keys import ACTIVE, DISABLED, KeyStore, Status, dynamodb_client, hash_key
+from chalicelib.dynamodb import dynamodb_client
+from chalicelib.keys import ACTIVE, DISABLED, KeyStore, Status, hash_key
 from chalicelib.secret_refs import secretsmanager_client
 from chalicelib.webhook import WebhookSecrets
 

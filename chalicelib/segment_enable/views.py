@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from chalice.app import Request, Response
 
 from chalicelib import config, incoming, secret_refs
+from chalicelib.dynamodb import dynamodb_client
 from chalicelib.errors import Misconfigured
-from chalicelib.keys import KeyStore, dynamodb_client
+from chalicelib.keys import KeyStore
 from chalicelib.request_log import RequestLog
 from chalicelib.segment_enable import pages, segment, signing
 from chalicelib.segment_enable.enabling import enable

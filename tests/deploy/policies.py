@@ -14,6 +14,9 @@ from typing import Any
 from tools.aws_calls import LambdaCalls
 
 LOG_ACTIONS = frozenset({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"})
+# The one table each class that calls DynamoDB works on, by the setting that names it: so that each
+# table is granted only the actions made on it. A new class calling DynamoDB must be added here.
+TABLE_OF_CALLER = {"chalicelib.keys.KeyStore": "API_KEYS_TABLE", "chalicelib.dedup.DedupTable": "DEDUP_TABLE"}
 
 
 def policy_problems(
@@ -43,6 +46,7 @@ def policy_problems(
             problems.append(f"the code calls {service}, whose resources this check cannot tell: teach it {__name__}")
         else:
             expected_resources[service] = named
+    problems.extend(_table_problems(policy, calls, read, region, account))
     for service in sorted(set(granted) | set(expected_actions)):
         extra, missing = (
             granted[service] - expected_actions.get(service, set()),
@@ -58,6 +62,35 @@ def policy_problems(
             problems.append(f"grants {service} on {sorted(extra_resources)}, which the code does not use")
         if missing_resources:
             problems.append(f"does not grant {service} on {sorted(missing_resources)}, which the code uses")
+    return problems
+
+
+def _table_problems(
+    policy: dict[str, Any], calls: LambdaCalls, read: dict[str, str], region: str, account: str
+) -> list[str]:
+    """DynamoDB, table by table: each is granted exactly the actions the code makes on it."""
+    expected: set[tuple[str, str]] = set()
+    problems = []
+    for action in {action for action in calls.actions if action.startswith("dynamodb:")}:
+        for caller in sorted(calls.callers[action]):
+            setting = TABLE_OF_CALLER.get(caller)
+            if setting is None:
+                problems.append(f"{caller} calls {action} on a table this check cannot tell: teach it {__name__}")
+            elif setting in read:
+                expected.add((action, f"arn:aws:dynamodb:{region}:{account}:table/{read[setting]}"))
+    granted = {
+        (action, resource)
+        for statement in _statements(policy)
+        for action in _as_list(statement.get("Action"))
+        if action.startswith("dynamodb:")
+        for resource in _as_list(statement.get("Resource"))
+    }
+    problems += [
+        f"grants {action} on {resource}, which the code never does" for action, resource in sorted(granted - expected)
+    ]
+    problems += [
+        f"does not grant {action} on {resource}, which the code does" for action, resource in sorted(expected - granted)
+    ]
     return problems
 
 

@@ -67,6 +67,7 @@ def test_the_derived_calls_are_the_ones_the_service_makes_today() -> None:
         "dynamodb:GetItem",  # Enable with Segment: is the destination's key an active one of the account?
         "dynamodb:PutItem",  # ... it mints a key for the destination
         "dynamodb:UpdateItem",  # ... and disables one Segment refused
+        "dynamodb:BatchWriteItem",  # deduplication: completes and releases claims (PutItem claims them)
         "secretsmanager:GetSecretValue",  # webhook secrets, and secrets referenced by ARN
         "ssm:GetParameter",  # secrets referenced as ssm:/name
     }
@@ -88,7 +89,29 @@ def test_a_grant_no_code_needs_is_a_problem(packaged: dict[str, dict[str, Any]])
     role_id = deployed_functions(template)["api_key_authorizer"]["Role"]["Fn::GetAtt"][0]
     [document] = [p["PolicyDocument"] for p in template["Resources"][role_id]["Properties"]["Policies"]]
     document["Statement"][1]["Action"] = [*policy["Statement"][1]["Action"], "dynamodb:PutItem"]
-    assert problems_of(template, "api_key_authorizer") == ["grants ['dynamodb:PutItem'], which the code never calls"]
+    assert problems_of(template, "api_key_authorizer") == [
+        "grants dynamodb:PutItem on arn:aws:dynamodb:us-east-1:111111111111:table/emma-segment-prod-api-keys,"
+        " which the code never does",
+        "grants ['dynamodb:PutItem'], which the code never calls",
+    ]
+
+
+def test_a_table_granted_an_action_the_code_makes_only_on_another_table_is_a_problem(
+    packaged: dict[str, dict[str, Any]],
+) -> None:
+    # GIVEN the view's policy lets it batch-write the key table (it only does so on the dedup table)
+    template = copy.deepcopy(packaged["prod"])
+    role_id = deployed_functions(template)[API_HANDLER]["Role"]["Fn::GetAtt"][0]
+    [document] = [p["PolicyDocument"] for p in template["Resources"][role_id]["Properties"]["Policies"]]
+    keys = next(
+        statement for statement in document["Statement"] if statement["Sid"] == "MintKeysForSegmentDestinations"
+    )
+    keys["Action"] = [*keys["Action"], "dynamodb:BatchWriteItem"]
+    # THEN the per-table check finds it, though the service as a whole does call BatchWriteItem
+    assert problems_of(template, API_HANDLER) == [
+        "grants dynamodb:BatchWriteItem on arn:aws:dynamodb:us-east-1:111111111111:table/emma-segment-prod-api-keys,"
+        " which the code never does"
+    ]
 
 
 @pytest.mark.parametrize(

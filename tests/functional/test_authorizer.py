@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from chalice.test import Client
 
-from chalicelib.keys import dynamodb_client
+from chalicelib.dynamodb import dynamodb_client
 from tests.aws import Deployment, basic_auth
 from tests.conftest import Api, answer_of
 
