@@ -19,9 +19,12 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 
 from chalicelib.keys import KeyStore
-from tools.provision import stage_environment, tail_queue_name
+from tests.faultproxy import FaultProxy
+from tools.provision import provision, stage_environment, tail_queue_name
+from tools.run_local import chalice_local, emulator, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_KEY = "e2e-demo-key"
@@ -129,3 +132,40 @@ def local_run() -> Iterator[LocalRun]:
     run = start_local_run()
     yield run
     run.stop()
+
+
+@dataclass(frozen=True)
+class FaultyService:
+    """`chalice local --stage local` whose AWS calls go through a `FaultProxy` in front of moto."""
+
+    url: str
+    proxy: FaultProxy
+    aws_endpoint: str
+
+    def published(self, event_type: str) -> list[str]:
+        return published_message_ids(self.aws_endpoint, event_type)
+
+
+@pytest.fixture(scope="module")
+def faulty_service_for_module() -> Iterator[FaultyService]:
+    """`chalice local` whose AWS calls pass through a fault-injecting proxy in front of moto."""
+    with emulator(free_port()) as moto:
+        # moto keeps its state per process: start from nothing, whatever ran before.
+        requests.post(f"{moto}/moto-api/reset", timeout=10)
+        environment = stage_environment("local")
+        provision(environment, endpoint_url=moto)
+        KeyStore(boto3.client("dynamodb", endpoint_url=moto), environment["API_KEYS_TABLE"]).create("1001", DEMO_KEY)
+        with FaultProxy(moto).running() as proxy:
+            port = free_port()
+            with chalice_local(port, proxy.url) as service:
+                url = f"http://127.0.0.1:{port}"
+                assert wait_until_answering(url, service)
+                yield FaultyService(url, proxy, moto)
+
+
+@pytest.fixture
+def faulty_service(faulty_service_for_module: FaultyService) -> Iterator[FaultyService]:
+    """The module's faulty service, with no faults left over from the previous test."""
+    faulty_service_for_module.proxy.rules.clear()
+    yield faulty_service_for_module
+    faulty_service_for_module.proxy.rules.clear()

@@ -1,18 +1,12 @@
 """Segment's own, unmodified Python library sending straight to the service over real HTTP."""
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 from segment.analytics import Client
 
-from chalicelib.keys import KeyStore
-from tests.e2e.conftest import DEMO_KEY, LocalRun, free_port, published_message_ids
-from tests.faultproxy import FaultProxy
-from tools.provision import provision, stage_environment
-from tools.run_local import chalice_local, emulator, wait_until_answering
+from tests.e2e.conftest import DEMO_KEY, FaultyService, LocalRun
 
 
 def send_one_of_each(client: Client) -> dict[str, str]:
@@ -42,31 +36,6 @@ def test_the_python_library_delivers_every_call_type_with_its_own_message_ids(lo
     message_ids = send_one_of_each(client)
     for event_type, message_id in message_ids.items():
         assert local_run.published(event_type) == [message_id]
-
-
-@dataclass(frozen=True)
-class FaultyService:
-    url: str
-    proxy: FaultProxy
-    aws_endpoint: str
-
-    def published(self, event_type: str) -> list[str]:
-        return published_message_ids(self.aws_endpoint, event_type)
-
-
-@pytest.fixture
-def faulty_service() -> Iterator[FaultyService]:
-    """`chalice local` whose AWS calls pass through a fault-injecting proxy in front of moto."""
-    with emulator(free_port()) as moto:
-        environment = stage_environment("local")
-        provision(environment, endpoint_url=moto)
-        KeyStore(boto3.client("dynamodb", endpoint_url=moto), environment["API_KEYS_TABLE"]).create("1001", DEMO_KEY)
-        with FaultProxy(moto).running() as proxy:
-            port = free_port()
-            with chalice_local(port, proxy.url) as service:
-                url = f"http://127.0.0.1:{port}"
-                assert wait_until_answering(url, service)
-                yield FaultyService(url, proxy, moto)
 
 
 def test_the_librarys_retry_after_a_503_loses_no_event(faulty_service: FaultyService) -> None:
