@@ -43,7 +43,7 @@ pytest: $(VENV)/.installed
 # Long fuzzing, apart from `make test`: 20,000 hypothesis examples of bodies and headers, 2,000
 # events per run of the fault-injection property, and schemathesis on every schema boundary.
 fuzz: $(VENV)/.installed
-	FUZZ_EXAMPLES=20000 GUARANTEE_EVENTS=2000 $(BIN)/pytest -s tests/functional/test_fuzz.py \
+	FUZZ_EXAMPLES=20000 GUARANTEE_EVENTS=2000 $(BIN)/pytest tests/functional/test_fuzz.py \
 		tests/functional/test_guarantees.py --hypothesis-show-statistics
 	SCHEMATHESIS_COVERAGE=1 SCHEMATHESIS_EXAMPLES=300 $(BIN)/pytest tests/e2e/test_openapi_conformance.py
 

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     for port in (args.port, args.aws_port):
-        if not _port_is_free(port):
+        if not port_is_free(port):
             print(f"port {port} is in use: stop what holds it, or choose another (make run PORT=... AWS_PORT=...)")
             return 1
     os.environ.update(EMULATOR_CREDENTIALS)
@@ -149,7 +149,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))

@@ -14,6 +14,7 @@ import requests
 from chalicelib.keys import DISABLED, hash_key
 from tests.aws import basic_auth
 from tests.e2e.conftest import DEMO_KEY, REPO, RUNNER, LocalRun, free_port, start_local_run
+from tools.run_local import port_is_free
 
 SAMPLES = REPO / "samples" / "events.jsonl"
 
@@ -81,15 +82,6 @@ def test_a_disabled_key_is_a_403_over_http(local_run: LocalRun) -> None:
     key = keys.create("77")
     keys.set_status(hash_key(key), DISABLED)
     assert post(local_run, basic_auth(key), {"type": "identify", "userId": "u1"}).status_code == 403
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])

@@ -2,6 +2,8 @@
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -118,18 +120,27 @@ def test_a_claim_left_by_a_request_that_died_expires(deduplicating: tuple[Api, D
     assert IN_PROGRESS_SECONDS <= 60
 
 
+@contextmanager
+def unreachable(operation: str) -> Iterator[None]:
+    """The dedup table's DynamoDB `operation` failing to connect, at the service's own client."""
+
+    def fail(**kwargs: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    events: Any = dynamodb_client().meta.events
+    events.register_first(f"before-call.dynamodb.{operation}", fail)
+    try:
+        yield
+    finally:
+        events.unregister(f"before-call.dynamodb.{operation}", fail)
+
+
 def test_a_dedup_table_that_cannot_be_read_is_a_503_and_nothing_is_published(
     deduplicating: tuple[Api, Deployment],
 ) -> None:
     api, deployment = deduplicating
-
-    def unreachable(**kwargs: Any) -> None:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-
-    events: Any = dynamodb_client().meta.events
-    events.register_first("before-call.dynamodb.PutItem", unreachable)
-    response = api.post(EVENT)
-    events.unregister("before-call.dynamodb.PutItem", unreachable)
+    with unreachable("PutItem"):
+        response = api.post(EVENT)
     assert response.status_code == 503
     assert "deduplication" in answer_of(response)["message"]
     assert message_ids(deployment) == []
@@ -137,14 +148,8 @@ def test_a_dedup_table_that_cannot_be_read_is_a_503_and_nothing_is_published(
 
 def test_an_event_published_but_not_recorded_is_still_acknowledged(deduplicating: tuple[Api, Deployment]) -> None:
     api, deployment = deduplicating
-
-    def unreachable(**kwargs: Any) -> None:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-
-    events: Any = dynamodb_client().meta.events
-    events.register_first("before-call.dynamodb.BatchWriteItem", unreachable)
-    response = api.post(EVENT)
-    events.unregister("before-call.dynamodb.BatchWriteItem", unreachable)
+    with unreachable("BatchWriteItem"):
+        response = api.post(EVENT)
     # SNS has the event: a 5xx would have Segment send it again.
     assert response.status_code == 200
     assert message_ids(deployment) == ["m-1"]

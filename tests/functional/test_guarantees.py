@@ -126,7 +126,12 @@ def deliver(api: Api, rng: random.Random, ledger: Ledger, events: list[dict[str,
 
 @pytest.mark.parametrize(("fifo", "seed"), [(False, 1), (True, 2)], ids=["standard topics", "FIFO topics"])
 def test_acknowledged_events_are_published_exactly_once_and_nothing_unpublished_was_acknowledged(
-    client: Client, aws: None, monkeypatch: pytest.MonkeyPatch, fifo: bool, seed: int
+    client: Client,
+    aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fifo: bool,
+    seed: int,
 ) -> None:
     rng = random.Random(seed)
     deployment = Deployment(fifo=fifo, dedup=True)
@@ -163,7 +168,9 @@ def test_acknowledged_events_are_published_exactly_once_and_nothing_unpublished_
     # THEN every event is acknowledged and published exactly once: nothing lost, nothing twice
     assert all(200 in answers for answers in ledger.answers.values())
     assert published == Counter(dict.fromkeys(events, 1))
-    print(f"\n{EVENTS} events, {sum(map(len, ledger.answers.values()))} answers, faults: {dict(ledger.faults)}")
+    answers = sum(map(len, ledger.answers.values()))
+    with capsys.disabled():
+        print(f"\n{EVENTS} events, {answers} answers, {sum(ledger.faults.values())} faults: {dict(ledger.faults)}")
 
 
 def expire_claims_in_progress(deployment: Deployment) -> None:
