@@ -29,7 +29,7 @@ _ERRORS = {
     "415": "The body is not declared as JSON (or uses an encoding other than gzip)",
     "500": "A misconfiguration or a bug; nothing was published, Segment retries",
     "501": "An event type this deployment has no topic for",
-    "503": "SNS unavailable or throttling after retries; Segment retries",
+    "503": "SNS or the dedup table unavailable, or the same messageId being published right now; Segment retries",
 }
 
 
