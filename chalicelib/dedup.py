@@ -54,8 +54,8 @@ _WRITE_ROUNDS = 3
 class BatchClaim:
     """A batch's claims by position: the events this request publishes, and how many it does not."""
 
-    keys: list[str]
     new: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
     duplicates: int = 0
     busy: int = 0  # being published by another request, or the table could not tell
 
@@ -133,7 +133,7 @@ class DedupTable:
 
         unique = list(first_of)
         claims = dict(zip(unique, (_pool().map if len(unique) > 1 else map)(claim_one, unique), strict=True))
-        batch = BatchClaim(keys)
+        batch = BatchClaim(keys=keys)
         for position, key in enumerate(keys):
             claim = claims[key] if first_of[key] == position else Claim.DUPLICATE
             if claim is Claim.NEW:
@@ -191,10 +191,24 @@ def _unavailable(error: Exception) -> Unavailable:
     return Unavailable(f"the deduplication table is unavailable ({type(error).__name__}); retry later")
 
 
-def dedup_table() -> DedupTable | None:
-    """The deployment's `DEDUP_TABLE`, or None: without it delivery is at-least-once."""
+class AtLeastOnce:
+    """No dedup table: every delivery is published, a redelivery too."""
+
+    @contextmanager
+    def exclusively(self, account_id: str, message_id: str) -> Iterator[bool]:
+        yield True
+
+    def claim_batch(self, account_id: str, message_ids: Sequence[str]) -> BatchClaim:
+        return BatchClaim(new=list(range(len(message_ids))))
+
+    def settle(self, batch: BatchClaim, unpublished: set[int]) -> None:
+        """Nothing was claimed."""
+
+
+def deduplication() -> DedupTable | AtLeastOnce:
+    """The deployment's `DEDUP_TABLE`; without it, delivery is at-least-once."""
     table_name = config.dedup_table()
-    return None if table_name is None else DedupTable(dynamodb_client(), table_name)
+    return AtLeastOnce() if table_name is None else DedupTable(dynamodb_client(), table_name)
 
 
 @cache

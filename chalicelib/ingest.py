@@ -13,7 +13,7 @@ from chalice.app import Request, Response
 from chalicelib import incoming, webhook
 from chalicelib.answers import answer, error_answer
 from chalicelib.batches import MAX_BATCH_BYTES, read_batch
-from chalicelib.dedup import InProgress, dedup_table
+from chalicelib.dedup import InProgress, deduplication
 from chalicelib.errors import IngestError, PublishFailed, PublishUnavailable
 from chalicelib.events import Delivery, message_for
 from chalicelib.field_names import sent_value
@@ -64,15 +64,11 @@ def _publish_event(request: Request, log: RequestLog, account_id: str, implied_t
     delivery = Delivery(account_id, received_at, incoming.settings(request), implied_type)
     message = message_for(body, delivery)
     log.note(type=message.event_type, message_id=message.message_id, message_bytes=message.size)
-    dedup = dedup_table()
-    if dedup is None:
-        _publish(message, log)
-    else:
-        with dedup.exclusively(account_id, message.message_id) as first_delivery:
-            if first_delivery:
-                _publish(message, log)
-            else:
-                log.note(duplicate=True)
+    with deduplication().exclusively(account_id, message.message_id) as first_delivery:
+        if first_delivery:
+            _publish(message, log)
+        else:
+            log.note(duplicate=True)
     return answer(200, {"messageId": message.message_id})
 
 
@@ -101,18 +97,15 @@ def _publish_batch(request: Request, log: RequestLog) -> Response:
 
 def _publish_once(messages: list[Message], account_id: str, log: RequestLog) -> None:
     """Publish a batch's valid events, each at most once with a dedup table; raise unless all are published."""
-    dedup = dedup_table()
-    claim = dedup.claim_batch(account_id, [message.message_id for message in messages]) if dedup else None
-    fresh = claim.new if claim else list(range(len(messages)))
-    published = get_publisher().publish_batch([messages[position] for position in fresh])
-    if dedup and claim:
-        dedup.settle(claim, {fresh[index] for index in (*published.unavailable, *published.refused)})
-        log.note(duplicates=claim.duplicates, in_progress=claim.busy)
-    log.note(attempts=published.attempts)
-    _raise_for_unpublished(published, len(fresh))
-    if claim and claim.busy:
+    dedup = deduplication()
+    claim = dedup.claim_batch(account_id, [message.message_id for message in messages])
+    published = get_publisher().publish_batch([messages[position] for position in claim.new])
+    dedup.settle(claim, {claim.new[index] for index in (*published.unavailable, *published.refused)})
+    log.note(duplicates=claim.duplicates, in_progress=claim.busy, attempts=published.attempts)
+    _raise_for_unpublished(published, len(claim.new))
+    if claim.busy:
         raise InProgress(f"{claim.busy} events are being published by another delivery; retry later")
-    log.note(published=len(fresh), publish_ms=_milliseconds(published.seconds))
+    log.note(published=len(claim.new), publish_ms=_milliseconds(published.seconds))
 
 
 def _milliseconds(seconds: float) -> float:
