@@ -17,6 +17,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,8 @@ def main() -> int:
 def measure(sizes: Sizes) -> dict[str, Any]:
     """Every figure of the table, measured with the stub running in its own process."""
     machine = _machine()
-    with running_stub() as endpoint:
-        environment = child_environment(endpoint)
+    with running_stub() as endpoint, tempfile.TemporaryDirectory(prefix="bench-bytecode-") as bytecode_cache:
+        environment = child_environment(endpoint, bytecode_cache)
         warm = _in_process(environment, "warm", "--rounds", str(sizes.warm_rounds))
         scripts = [
             cold.view(event_mix()[0]),

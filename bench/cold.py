@@ -102,8 +102,7 @@ _item = _client.get_item(**__import__("json").loads({json.dumps(get_item)!r}))["
 def run(scripts: list[Script], runs: int, environment: dict[str, str]) -> dict[str, list[dict[str, float]]]:
     """Each script `runs` times, in an order that rotates each round, after one run each that is not counted.
 
-    The uncounted run writes the bytecode caches, as a deployment package that
-    ships them would have; a package without them pays for compiling too.
+    The uncounted run writes the bytecode caches (see `child_environment`).
     """
     timings: dict[str, list[dict[str, float]]] = {script.name: [] for script in scripts}
     for script in scripts:
