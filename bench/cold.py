@@ -55,9 +55,13 @@ assert _answer["statusCode"] == 200, _answer
     return Script("view", _TIMED.format(work=work))
 
 
-def view_floor(publish_params: dict[str, Any]) -> Script:
-    """boto3 alone: the SNS client as `publisher.sns_client` configures it, and the publish the view made."""
+def view_floor(publish_params: dict[str, Any], also_import: str = "") -> Script:
+    """boto3 alone: the SNS client as `publisher.sns_client` configures it, and the publish the view made.
+
+    `also_import` names a module to import as well, to measure what it alone adds to the floor.
+    """
     work = f"""
+{f"import {also_import}" if also_import else ""}
 import boto3
 from botocore.config import Config
 _client = boto3.client("sns", config=Config(
@@ -68,7 +72,7 @@ _client = boto3.client("sns", config=Config(
 ))
 _client.publish(**__import__("json").loads({json.dumps(publish_params)!r}))
 """
-    return Script("view floor", _TIMED.format(work=work))
+    return Script(f"view floor + {also_import}" if also_import else "view floor", _TIMED.format(work=work))
 
 
 def authorizer() -> Script:

@@ -49,7 +49,9 @@ def warm(args: argparse.Namespace) -> dict[str, Any]:
 
     events = [gateway_event("/v1/segment", body) for body in event_mix()]
     client = sns_client()
-    published = _captured_publishes(client, lambda: [_accepted(app.app(event, LambdaContext())) for event in events])
+    published = _captured_calls(
+        client, "Publish", lambda: [_accepted(app.app(event, LambdaContext())) for event in events]
+    )
 
     def ours() -> None:
         for event in events:
@@ -74,19 +76,35 @@ def warm(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def batch(args: argparse.Namespace) -> dict[str, Any]:
-    """Events per second through `/v1/batch` (100-event batches) vs. the same events one request each."""
+    """Events per second through `/v1/batch` (100-event batches) vs. the same events one request each.
+
+    Also the SDK's own ceiling for the same comparison: a PublishBatch of ten
+    messages vs. ten Publish calls of the same messages.
+    """
     import app
+    from chalicelib.publisher import BATCH_ENTRIES, sns_client
 
     mix = event_mix()
     bodies = list(islice(cycle(mix), BATCH_EVENTS))
     batch_body = json.dumps({"batch": [json.loads(body) for body in bodies]}).encode()
     batch_event = gateway_event("/v1/batch", batch_body)
     singles = [gateway_event("/v1/segment", body) for body in bodies]
-    answer = json.loads(_accepted(app.app(batch_event, LambdaContext()))["body"])
+    client = sns_client()
+    answers: list[dict[str, Any]] = []
+    batch_calls = _captured_calls(client, "PublishBatch", lambda: answers.append(app.app(batch_event, LambdaContext())))
+    answer = json.loads(_accepted(answers[0])["body"])
     if answer != {"accepted": BATCH_EVENTS, "rejected": []}:
         raise RuntimeError(f"the batch was not accepted whole: {answer}")
-    for event in singles:
-        _accepted(app.app(event, LambdaContext()))
+    published = _captured_calls(
+        client, "Publish", lambda: [_accepted(app.app(event, LambdaContext())) for event in singles]
+    )
+    # The SDK's own ceiling: one full PublishBatch call vs. as many Publish calls, same messages, one topic.
+    topic = published[0]["TopicArn"]
+    sdk_singles = [{**params, "TopicArn": topic} for params in published[:BATCH_ENTRIES]]
+    sdk_entries: list[Any] = [
+        {"Id": str(number), "Message": params["Message"], "MessageAttributes": params["MessageAttributes"]}
+        for number, params in enumerate(sdk_singles)
+    ]
 
     def batched() -> None:
         app.app(batch_event, LambdaContext())
@@ -95,7 +113,15 @@ def batch(args: argparse.Namespace) -> dict[str, Any]:
         for event in singles:
             app.app(event, LambdaContext())
 
-    rounds = _interleaved({"batch": batched, "single": one_by_one}, args.rounds)
+    def sdk_batch() -> None:
+        client.publish_batch(TopicArn=topic, PublishBatchRequestEntries=sdk_entries)
+
+    def sdk_one_by_one() -> None:
+        for params in sdk_singles:
+            client.publish(**params)
+
+    works = {"batch": batched, "single": one_by_one, "sdk batch": sdk_batch, "sdk single": sdk_one_by_one}
+    rounds = _interleaved(works, args.rounds)
     return {
         "events_per_batch": BATCH_EVENTS,
         "rounds": args.rounds,
@@ -103,6 +129,8 @@ def batch(args: argparse.Namespace) -> dict[str, Any]:
         "single_events_per_s": BATCH_EVENTS / _median(rounds, "single", "wall"),
         # The same events either way: the ratio of events/s is that of the times, inverted.
         "speedup": _median_ratio(rounds, "single", "batch", "wall"),
+        "sdk_speedup": _median_ratio(rounds, "sdk single", "sdk batch", "wall"),
+        "publish_batch_calls_per_batch": len(batch_calls),
     }
 
 
@@ -159,18 +187,19 @@ def _median_ratio(rounds: Rounds, name: str, over: str, clock: str) -> float:
     return statistics.median(timed[name][clock] / timed[over][clock] for timed in rounds)
 
 
-def _captured_publishes(client: Any, work: Callable[[], object]) -> list[dict[str, Any]]:
-    """The parameters of every Publish call `work` makes on `client`: the floor repeats exactly those."""
+def _captured_calls(client: Any, operation: str, work: Callable[[], object]) -> list[dict[str, Any]]:
+    """The parameters of every `operation` call `work` makes on `client`: a floor repeats exactly those."""
     captured: list[dict[str, Any]] = []
 
     def capture(params: dict[str, Any], **_: Any) -> None:
         captured.append(dict(params))
 
-    client.meta.events.register("provide-client-params.sns.Publish", capture)
+    event = f"provide-client-params.sns.{operation}"
+    client.meta.events.register(event, capture)
     try:
         work()
     finally:
-        client.meta.events.unregister("provide-client-params.sns.Publish", capture)
+        client.meta.events.unregister(event, capture)
     return captured
 
 

@@ -24,7 +24,7 @@ def test_the_benchmark_measures_every_row_and_writes_its_figures(tmp_path: Path)
     # THEN it prints one table with a row per measure and writes every figure, each a positive number
     assert result.returncode == 0, result.stderr
     table = [line for line in result.stdout.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 7, result.stdout
+    assert len(table) == 2 + 9, result.stdout
     figures = json.loads(figures_file.read_text())
     for key in KEYS:
         assert isinstance(figures[key], float), key
