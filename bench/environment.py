@@ -13,8 +13,8 @@ SAMPLES = REPO / "samples" / "events.jsonl"
 ACCOUNT_ID = "1234"
 API_KEY = "bench-api-key"
 SETTINGS = {"groupIds": ["42"]}
-# The Lambda environment's variables that would point AWS calls away from the stub.
-_AWS_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_DYNAMODB")
+# The caller's settings that would point AWS calls, or the service's routing, elsewhere.
+_NOT_INHERITED = ("AWS_", "TOPIC_ARN_", "DEDUP_TABLE", "PYTHONDONTWRITEBYTECODE")
 
 
 def child_environment(endpoint: str, bytecode_cache: str) -> dict[str, str]:
@@ -26,8 +26,7 @@ def child_environment(endpoint: str, bytecode_cache: str) -> dict[str, str]:
     `bytecode_cache`, ours and the SDK's alike, so that neither side of a
     cold start pays for compiling (what a package without bytecode would).
     """
-    environment = {name: value for name, value in os.environ.items() if name not in _AWS_VARIABLES}
-    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(_NOT_INHERITED)}
     environment.update(stage_environment("local"))
     environment.pop("DEDUP_TABLE", None)
     environment.update(
