@@ -64,8 +64,8 @@ def measure(sizes: Sizes) -> dict[str, Any]:
         warm = _in_process(environment, "warm", "--rounds", str(sizes.warm_rounds))
         scripts = [
             cold.view(event_mix()[0]),
-            cold.view_floor(warm["published"][0]),
-            cold.view_floor(warm["published"][0], also_import="marshmallow"),
+            cold.view_floor(warm["published"][0], warm["client_config"]),
+            cold.view_floor(warm["published"][0], warm["client_config"], also_import="marshmallow"),
             cold.authorizer(),
             cold.authorizer_floor(environment["API_KEYS_TABLE"], API_KEY),
         ]

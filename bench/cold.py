@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.environment import REPO, LambdaContext, authorizer_event, gateway_event
-from chalicelib import publisher
 from chalicelib.keys import hash_key
 
 _TIMED = """
@@ -55,8 +54,8 @@ assert _answer["statusCode"] == 200, _answer
     return Script("view", _TIMED.format(work=work))
 
 
-def view_floor(publish_params: dict[str, Any], also_import: str = "") -> Script:
-    """boto3 alone: the SNS client as `publisher.sns_client` configures it, and the publish the view made.
+def view_floor(publish_params: dict[str, Any], client_config: dict[str, Any], also_import: str = "") -> Script:
+    """boto3 alone: an SNS client with the view's own client configuration, and the publish the view made.
 
     `also_import` names a module to import as well, to measure what it alone adds to the floor.
     """
@@ -64,12 +63,7 @@ def view_floor(publish_params: dict[str, Any], also_import: str = "") -> Script:
 {f"import {also_import}" if also_import else ""}
 import boto3
 from botocore.config import Config
-_client = boto3.client("sns", config=Config(
-    connect_timeout={publisher.CONNECT_TIMEOUT_SECONDS!r},
-    read_timeout={publisher.READ_TIMEOUT_SECONDS!r},
-    retries={{"total_max_attempts": 1}},
-    max_pool_connections={publisher.CONCURRENT_CALLS!r},
-))
+_client = boto3.client("sns", config=Config(**__import__("json").loads({json.dumps(client_config)!r})))
 _client.publish(**__import__("json").loads({json.dumps(publish_params)!r}))
 """
     return Script(f"view floor + {also_import}" if also_import else "view floor", _TIMED.format(work=work))

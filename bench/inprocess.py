@@ -72,6 +72,7 @@ def warm(args: argparse.Namespace) -> dict[str, Any]:
         "floor_cpu_us": _median(rounds, "floor", "cpu") / len(events) * 1e6,
         "cpu_ratio": _median_ratio(rounds, "ours", "floor", "cpu"),
         "published": published[:1],
+        "client_config": _customized_config(client),
     }
 
 
@@ -201,6 +202,18 @@ def _captured_calls(client: Any, operation: str, work: Callable[[], object]) -> 
     finally:
         client.meta.events.unregister(event, capture)
     return captured
+
+
+def _customized_config(client: Any) -> dict[str, Any]:
+    """The options in which the service's SNS client differs from a default one: the cold floor sets the same."""
+    import boto3
+
+    default = boto3.client("sns").meta.config
+    options: dict[str, Any] = client.meta.config._user_provided_options
+    # botocore writes the user agent itself, from what the process has imported.
+    return {
+        name: value for name, value in options.items() if getattr(default, name, None) != value and name != "user_agent"
+    }
 
 
 def _accepted(result: dict[str, Any]) -> dict[str, Any]:
