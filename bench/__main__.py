@@ -35,7 +35,7 @@ class Sizes:
     memory_events: int
 
 
-FULL = Sizes(warm_rounds=150, batch_rounds=30, cold_runs=11, memory_events=10_000)
+FULL = Sizes(warm_rounds=150, batch_rounds=30, cold_runs=21, memory_events=10_000)
 SMOKE = Sizes(warm_rounds=2, batch_rounds=2, cold_runs=1, memory_events=24)
 WARM_TARGET = 1.2
 COLD_TARGET = 1.25
