@@ -21,7 +21,6 @@ from typing import Any
 from bench.environment import LambdaContext, event_mix, gateway_event
 
 BATCH_EVENTS = 100
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def main() -> int:
