@@ -95,3 +95,17 @@ def test_standard_topics_get_no_fifo_ids_and_fifo_topics_get_bounded_ascii_ones(
     assert (standard.group_id, standard.deduplication_id) == (None, None)
     for fifo_id in (fifo.group_id, fifo.deduplication_id):
         assert fifo_id is not None and fifo_id.isascii() and len(fifo_id) <= 128
+
+
+def test_attributes_keep_every_character_xml_allows_and_replace_every_other() -> None:
+    # XML 1.0's Char production: what SNS and SQS can carry in an attribute value.
+    allowed = {0x9, 0xA, 0xD, *range(0x20, 0xD800), *range(0xE000, 0xFFFE), *range(0x10000, 0x110000)}
+    kept = ""
+    # In slices, so that each message stays within SNS's size limit.
+    for start in range(0, 0x110000, 0x2000):
+        name = "".join(map(chr, range(start, min(start + 0x2000, 0x110000))))
+        event = {"type": "track", "userId": "u1", "messageId": "m1", "event": name}
+        kept += build_message("arn:aws:sns:us-east-1:123456789012:track", "1", RECEIVED, {}, event).attributes["event"]
+    assert len(kept) == 0x110000
+    assert all(kept[code] == chr(code) for code in allowed)
+    assert {kept[code] for code in range(0x110000) if code not in allowed} == {"\ufffd"}

@@ -1,0 +1,244 @@
+"""Benchmark the service against the AWS SDK's floor and print one table.
+
+    python -m bench [--json FILE] [--smoke]
+
+Rows: the warm path (µs per event through the view's Lambda handler vs. the
+same SNS publishes alone), cold starts of the view and of the authorizer
+(a fresh interpreter each, vs. boto3 alone making the same first call), memory
+over 10,000 events, and /v1/batch vs. single events. The event mix is
+samples/events.jsonl, replayed. `--smoke` runs everything at a tiny size: it
+checks the machinery, its figures mean nothing.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import cold
+from bench.environment import API_KEY, REPO, child_environment, event_mix
+from bench.stub import running_stub
+
+
+@dataclass(frozen=True)
+class Sizes:
+    warm_rounds: int
+    batch_rounds: int
+    cold_runs: int
+    memory_events: int
+
+
+FULL = Sizes(warm_rounds=150, batch_rounds=30, cold_runs=21, memory_events=10_000)
+SMOKE = Sizes(warm_rounds=2, batch_rounds=2, cold_runs=1, memory_events=24)
+WARM_TARGET = 1.2
+COLD_TARGET = 1.25
+PEAK_RSS_TARGET_MIB = 100
+RSS_GROWTH_TARGET_MIB = 1.0
+BATCH_TARGET = 5.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the figures to this file, as one JSON object")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the machinery")
+    args = parser.parse_args()
+    figures = measure(SMOKE if args.smoke else FULL)
+    print(table(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def measure(sizes: Sizes) -> dict[str, Any]:
+    """Every figure of the table, measured with the stub running in its own process."""
+    machine = _machine()
+    with running_stub() as endpoint, tempfile.TemporaryDirectory(prefix="bench-bytecode-") as bytecode_cache:
+        environment = child_environment(endpoint, bytecode_cache)
+        warm = _in_process(environment, "warm", "--rounds", str(sizes.warm_rounds))
+        scripts = [
+            cold.view(event_mix()[0]),
+            cold.view_floor(warm["published"][0], warm["client_config"]),
+            cold.view_floor(warm["published"][0], warm["client_config"], also_import="marshmallow"),
+            cold.authorizer(),
+            cold.authorizer_floor(environment["API_KEYS_TABLE"], API_KEY),
+        ]
+        cold_starts = cold.run(scripts, sizes.cold_runs, environment)
+        memory = _in_process(environment, "memory", "--events", str(sizes.memory_events))
+        batch = _in_process(environment, "batch", "--rounds", str(sizes.batch_rounds))
+    machine["load_average_after"] = os.getloadavg()
+    cold_ms = {name: statistics.median(run["ms"] for run in runs) for name, runs in cold_starts.items()}
+    return {
+        "warm_ratio": warm["ratio"],
+        "cold_ratio": cold.median_ratio(cold_starts, "view", "view floor"),
+        "authorizer_cold_ratio": cold.median_ratio(cold_starts, "authorizer", "authorizer floor"),
+        "cold_marshmallow_ratio": cold.median_ratio(cold_starts, "view floor + marshmallow", "view floor"),
+        "peak_rss_mib": memory["peak_rss_mib"],
+        "rss_growth_mib": memory["rss_growth_mib"],
+        "batch_speedup": batch["speedup"],
+        "warm_us_per_event": warm["ours_us"],
+        "warm_floor_us_per_event": warm["floor_us"],
+        "warm_cpu_us_per_event": warm["ours_cpu_us"],
+        "warm_floor_cpu_us_per_event": warm["floor_cpu_us"],
+        "warm_cpu_ratio": warm["cpu_ratio"],
+        "cold_ms": cold_ms["view"],
+        "cold_floor_ms": cold_ms["view floor"],
+        "cold_floor_with_marshmallow_ms": cold_ms["view floor + marshmallow"],
+        "authorizer_cold_ms": cold_ms["authorizer"],
+        "authorizer_cold_floor_ms": cold_ms["authorizer floor"],
+        "rss_mib": memory["rss_mib"],
+        "batch_events_per_s": batch["batch_events_per_s"],
+        "single_events_per_s": batch["single_events_per_s"],
+        "sdk_batch_speedup": batch["sdk_speedup"],
+        "publish_batch_calls_per_batch": batch["publish_batch_calls_per_batch"],
+        "sizes": sizes.__dict__,
+        "machine": machine,
+    }
+
+
+def table(figures: dict[str, Any]) -> str:
+    """The figures as one Markdown table, each row with its target and whether it is met."""
+    machine = figures["machine"]
+    rows = [
+        _row(
+            "warm path: µs per event (wall)",
+            figures["warm_us_per_event"],
+            figures["warm_floor_us_per_event"],
+            figures["warm_ratio"],
+            target=f"≤ {WARM_TARGET}",
+            met=figures["warm_ratio"] <= WARM_TARGET,
+        ),
+        _row(
+            "warm path: µs of CPU per event",
+            figures["warm_cpu_us_per_event"],
+            figures["warm_floor_cpu_us_per_event"],
+            figures["warm_cpu_ratio"],
+            target="",
+            met=None,
+        ),
+        _row(
+            "cold start, view: import + first event, ms",
+            figures["cold_ms"],
+            figures["cold_floor_ms"],
+            figures["cold_ratio"],
+            target=f"≤ {COLD_TARGET}",
+            met=figures["cold_ratio"] <= COLD_TARGET,
+        ),
+        _row(
+            "… the floor plus `import marshmallow`, ms",
+            figures["cold_floor_with_marshmallow_ms"],
+            figures["cold_floor_ms"],
+            figures["cold_marshmallow_ratio"],
+            target="",
+            met=None,
+        ),
+        _row(
+            "cold start, authorizer: import + first decision, ms",
+            figures["authorizer_cold_ms"],
+            figures["authorizer_cold_floor_ms"],
+            figures["authorizer_cold_ratio"],
+            target=f"≤ {COLD_TARGET}",
+            met=figures["authorizer_cold_ratio"] <= COLD_TARGET,
+        ),
+        _row(
+            f"peak RSS after {figures['sizes']['memory_events']:,} events, MiB",
+            figures["peak_rss_mib"],
+            None,
+            None,
+            target=f"≤ {PEAK_RSS_TARGET_MIB}",
+            met=figures["peak_rss_mib"] <= PEAK_RSS_TARGET_MIB,
+        ),
+        _row(
+            "RSS growth over the second half of those events, MiB",
+            figures["rss_growth_mib"],
+            None,
+            None,
+            target=f"≤ {RSS_GROWTH_TARGET_MIB}",
+            met=figures["rss_growth_mib"] <= RSS_GROWTH_TARGET_MIB,
+        ),
+        _row(
+            "/v1/batch of 100 vs. single events: events/s",
+            figures["batch_events_per_s"],
+            figures["single_events_per_s"],
+            figures["batch_speedup"],
+            target=f"≥ {BATCH_TARGET}",
+            met=figures["batch_speedup"] >= BATCH_TARGET,
+        ),
+        _row(
+            "… the SDK alone: one PublishBatch of 10 vs. 10 Publish",
+            None,
+            None,
+            figures["sdk_batch_speedup"],
+            target="",
+            met=None,
+        ),
+    ]
+    head = [
+        "| measure | ours | floor | ratio | target | met |",
+        "|---|--:|--:|--:|--:|---|",
+    ]
+    load = " → ".join(f"{load[0]:.1f}" for load in (machine["load_average_before"], machine["load_average_after"]))
+    note = (
+        f"{machine['cpus']} CPUs ({machine['cpu_model']}), Python {machine['python']}, load average {load}; "
+        "medians; each ratio is the median of interleaved pairs."
+    )
+    return "\n".join([*head, *rows, "", note])
+
+
+def _row(
+    name: str, ours: float | None, floor: float | None, ratio: float | None, *, target: str, met: bool | None
+) -> str:
+    cells = [
+        name,
+        "" if ours is None else _number(ours),
+        "" if floor is None else _number(floor),
+        "" if ratio is None else f"{ratio:.2f}",
+        target,
+        {True: "yes", False: "**no**", None: ""}[met],
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
+def _in_process(environment: dict[str, str], measure: str, *options: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.inprocess", measure, *options]
+    result = subprocess.run(
+        command, check=False, cwd=REPO, env=environment, capture_output=True, text=True, timeout=900
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{measure} failed:\n{result.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return figures
+
+
+def _machine() -> dict[str, Any]:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "load_average_before": os.getloadavg(),
+    }
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""What every measured process shares: its environment, the event mix, and the Lambda events built from it."""
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tools.provision import stage_environment
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples" / "events.jsonl"
+ACCOUNT_ID = "1234"
+API_KEY = "bench-api-key"
+SETTINGS = {"groupIds": ["42"]}
+# The caller's settings that would point AWS calls, or the service's routing, elsewhere.
+_NOT_INHERITED = ("AWS_", "TOPIC_ARN_", "DEDUP_TABLE", "PYTHONDONTWRITEBYTECODE")
+
+
+def child_environment(endpoint: str, bytecode_cache: str) -> dict[str, str]:
+    """The `local` stage's settings with every AWS call sent to `endpoint`, through the standard AWS configuration.
+
+    Deduplication is off (no `DEDUP_TABLE`): the floor is one bare SNS
+    publish. No configuration file is read, so the figures do not depend on
+    the machine's AWS profile. Every module's bytecode is cached in
+    `bytecode_cache`, ours and the SDK's alike, so that neither side of a
+    cold start pays for compiling (what a package without bytecode would).
+    """
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(_NOT_INHERITED)}
+    environment.update(stage_environment("local"))
+    environment.pop("DEDUP_TABLE", None)
+    environment.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (the stub checks no signature)
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH=str(REPO),
+        PYTHONPYCACHEPREFIX=bytecode_cache,
+    )
+    return environment
+
+
+def event_mix() -> list[bytes]:
+    """The sample events of every type, oddities included, as Segment sends them: one body each."""
+    return [line.encode() for line in SAMPLES.read_text().splitlines() if line.strip()]
+
+
+def gateway_event(path: str, body: bytes) -> dict[str, Any]:
+    """The Lambda proxy event API Gateway hands the view, once the authorizer has allowed the key.
+
+    `application/*` is a binary media type of the API, so API Gateway passes
+    JSON bodies base64-encoded.
+    """
+    headers = {
+        "Authorization": authorization(),
+        "Content-Type": "application/json",
+        "Host": "events.e2ma.net",
+        "User-Agent": "Segment.io/1.0",
+        "X-Segment-Settings": base64.b64encode(json.dumps(SETTINGS).encode()).decode(),
+        "X-Amzn-Trace-Id": "Root=1-67891233-abcdef012345678912345678",
+        "X-Forwarded-For": "54.190.2.10",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": "POST",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "path": f"/api{path}",
+            "stage": "api",
+            "authorizer": {"account_id": ACCOUNT_ID, "principalId": ACCOUNT_ID},
+        },
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def authorizer_event() -> dict[str, str]:
+    """The TOKEN authorizer event API Gateway hands the authorizer's Lambda function."""
+    return {
+        "type": "TOKEN",
+        "authorizationToken": authorization(),
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/POST/v1/segment",
+    }
+
+
+def authorization() -> str:
+    return "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()
+
+
+class LambdaContext:
+    """The few attributes of Lambda's context object that Chalice and the app read."""
+
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    function_name = "emma-segment-bench"
+    memory_limit_in_mb = 512
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 6_000
