@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from botocore.parsers import create_parser
 
+from chalicelib.dynamodb import dynamodb_client
 from chalicelib.publisher import sns_client
 
 Answer = tuple[AWSResponse, dict[str, Any]]
@@ -72,3 +73,18 @@ def sns_publish_faults(*faults: Fault, operation: str = "Publish") -> Iterator[l
         yield pending
     finally:
         events.unregister(f"before-call.sns.{operation}", before_call)
+
+
+@contextmanager
+def dynamodb_unreachable(operation: str) -> Iterator[None]:
+    """The service's DynamoDB `operation` failing to connect, for as long as the block runs."""
+
+    def fail(**kwargs: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    events: Any = dynamodb_client().meta.events
+    events.register_first(f"before-call.dynamodb.{operation}", fail)
+    try:
+        yield
+    finally:
+        events.unregister(f"before-call.dynamodb.{operation}", fail)

@@ -4,12 +4,11 @@ import base64
 import json
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 from chalice.test import Client
 
-from chalicelib.dynamodb import dynamodb_client
 from tests.aws import Deployment, basic_auth
 from tests.conftest import Api, answer_of
+from tests.faults import dynamodb_unreachable
 
 EVENT = {"type": "identify", "userId": "u1"}
 
@@ -67,12 +66,8 @@ def test_the_password_is_ignored_and_the_scheme_is_case_insensitive(api: Api, de
 
 def test_a_key_table_that_cannot_be_read_is_a_500_so_segment_retries(client: Client, deployment: Deployment) -> None:
     key = deployment.create_key()
-
-    def unreachable(**kwargs: object) -> None:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-
-    dynamodb_client().meta.events.register_first("before-call.dynamodb.GetItem", unreachable)
-    response = Api(client, key).post(EVENT)
+    with dynamodb_unreachable("GetItem"):
+        response = Api(client, key).post(EVENT)
     assert response.status_code == 500
     assert "retry" in answer_of(response)["message"]
     assert deployment.delivered_anywhere() == []

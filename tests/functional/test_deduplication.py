@@ -2,20 +2,16 @@
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 from chalice.test import Client
 
 from chalicelib.dedup import IN_PROGRESS_SECONDS, RETENTION_SECONDS, record_key
-from chalicelib.dynamodb import dynamodb_client
 from chalicelib.publisher import sns_client
 from tests.aws import DEDUP_TABLE, Deployment
 from tests.conftest import Api, answer_of, configure
-from tests.faults import THROTTLED, sns_publish_faults
+from tests.faults import THROTTLED, dynamodb_unreachable, sns_publish_faults
 
 EVENT = {"type": "identify", "userId": "u1", "messageId": "m-1"}
 
@@ -120,26 +116,11 @@ def test_a_claim_left_by_a_request_that_died_expires(deduplicating: tuple[Api, D
     assert IN_PROGRESS_SECONDS <= 60
 
 
-@contextmanager
-def unreachable(operation: str) -> Iterator[None]:
-    """The dedup table's DynamoDB `operation` failing to connect, at the service's own client."""
-
-    def fail(**kwargs: Any) -> None:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-
-    events: Any = dynamodb_client().meta.events
-    events.register_first(f"before-call.dynamodb.{operation}", fail)
-    try:
-        yield
-    finally:
-        events.unregister(f"before-call.dynamodb.{operation}", fail)
-
-
 def test_a_dedup_table_that_cannot_be_read_is_a_503_and_nothing_is_published(
     deduplicating: tuple[Api, Deployment],
 ) -> None:
     api, deployment = deduplicating
-    with unreachable("PutItem"):
+    with dynamodb_unreachable("PutItem"):
         response = api.post(EVENT)
     assert response.status_code == 503
     assert "deduplication" in answer_of(response)["message"]
@@ -148,7 +129,7 @@ def test_a_dedup_table_that_cannot_be_read_is_a_503_and_nothing_is_published(
 
 def test_an_event_published_but_not_recorded_is_still_acknowledged(deduplicating: tuple[Api, Deployment]) -> None:
     api, deployment = deduplicating
-    with unreachable("BatchWriteItem"):
+    with dynamodb_unreachable("BatchWriteItem"):
         response = api.post(EVENT)
     # SNS has the event: a 5xx would have Segment send it again.
     assert response.status_code == 200

@@ -75,10 +75,10 @@ def test_track_attributes_also_carry_the_event_name_for_filter_policies(api: Api
     assert delivered.attributes["event"] == "Order Completed"
 
 
-def test_settings_are_an_empty_object_without_the_header(api: Api, deployment: Deployment) -> None:
+def test_settings_are_an_empty_object_without_the_header_or_with_an_empty_one(api: Api, deployment: Deployment) -> None:
     api.post(MINIMAL_EVENTS["identify"])
-    [delivered] = deployment.delivered("identify")
-    assert delivered.message["settings"] == {}
+    assert api.post(MINIMAL_EVENTS["identify"], headers={"X-Segment-Settings": " "}).status_code == 200
+    assert [item.message["settings"] for item in deployment.delivered("identify")] == [{}, {}]
 
 
 def test_the_event_body_cannot_choose_the_account(api: Api, deployment: Deployment) -> None:
