@@ -49,7 +49,6 @@ def test_a_type_that_contradicts_the_route_is_a_400(api: Api, deployment: Deploy
 HTTP_API_BODIES = [path for path in corpus.files(batches=False) if "http-api" in path.name]
 
 
-@pytest.mark.skipif(not HTTP_API_BODIES, reason=corpus.MISSING)
 @pytest.mark.parametrize("path", HTTP_API_BODIES, ids=[path.stem for path in HTTP_API_BODIES])
 def test_the_http_api_docs_bodies_are_accepted_on_their_routes(api: Api, deployment: Deployment, path: Path) -> None:
     event_type = path.name.split("-", 1)[0]
