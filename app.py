@@ -72,6 +72,14 @@ def webhook_event(account_id: str) -> Response:
     return handle_webhook(_current_request(), account_id)
 
 
+@app.route("/v1/me", methods=["GET"], authorizer=api_key_authorizer)
+def who_am_i() -> Response:
+    """The account of the API key: how Segment's Actions destination checks a key when it is saved."""
+    from chalicelib.ingest import handle_who_am_i
+
+    return handle_who_am_i(_current_request())
+
+
 @app.route("/v1/openapi.json", methods=["GET"])
 def openapi_document() -> Response:
     """This API's OpenAPI 3 document, generated from its schemas."""

@@ -42,6 +42,17 @@ def handle_batch(request: Request) -> Response:
     return _answered(request, lambda log: _publish_batch(request, log))
 
 
+def handle_who_am_i(request: Request) -> Response:
+    """`GET /v1/me`: the account the authorizer found for the API key (docs/contract.md §5)."""
+    return _answered(request, lambda log: _who_am_i(request, log))
+
+
+def _who_am_i(request: Request, log: RequestLog) -> Response:
+    account_id = incoming.account_id(request)
+    log.note(account_id=account_id)
+    return answer(200, {"accountId": account_id})
+
+
 def _answered(request: Request, work: Callable[[RequestLog], Response]) -> Response:
     log = RequestLog("request", request_id=incoming.request_id(request), route=request.path)
     try:

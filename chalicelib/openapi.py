@@ -42,7 +42,7 @@ def document() -> dict[str, Any]:
         version="1",
         openapi_version="3.1.0",
         plugins=[plugin],
-        info={"description": "Segment events in, one SNS message per event out. See the contract in the README."},
+        info={"description": "Segment events in, one SNS message per event out. The contract: docs/contract.md."},
         servers=[{"url": "https://events.e2ma.net"}],
     )
     converter: Any = plugin.converter
@@ -166,6 +166,16 @@ def _paths(spec: APISpec) -> None:
     webhook["parameters"] = [{"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     webhook["responses"]["404"] = _response("Webhook mode is not enabled", _ERROR)
     spec.path("/v1/webhook/{account_id}", operations={"post": webhook})
+    who = {
+        "summary": "The account of the API key: a check that the key works",
+        "security": [{"emmaApiKey": []}],
+        "responses": {
+            "200": _response("The key is active", _object({"accountId": {"type": "string"}})),
+            "401": _response("No, malformed or unknown credentials", _ERROR),
+            "403": _response("A disabled API key", _ERROR),
+        },
+    }
+    spec.path("/v1/me", operations={"get": who})
     spec.path(
         "/v1/openapi.json",
         operations={"get": {"summary": "This document", "responses": {"200": _response("OpenAPI 3.1", {})}}},

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from chalice.test import Client
@@ -90,3 +91,22 @@ def test_no_answer_echoes_the_key(client: Client, deployment: Deployment) -> Non
         text = response.body.decode() + json.dumps(response.headers)
         for secret in (key, disabled, basic_auth(key), basic_auth(disabled)):
             assert secret not in text
+
+
+def test_who_am_i_names_the_keys_account_and_refuses_unknown_and_disabled_keys(
+    client: Client, deployment: Deployment
+) -> None:
+    # GIVEN an active key of account 111 and a disabled key of account 222
+    active, disabled = deployment.create_key("111"), deployment.create_key("222")
+    deployment.disable(disabled)
+
+    def me(authorization: str) -> Any:
+        return client.http.get("/v1/me", headers={"authorization": authorization})
+
+    # WHEN the Actions destination checks each key, and one that does not exist
+    answers = [me(basic_auth(active)), me(basic_auth(disabled)), me(basic_auth("not-a-key"))]
+
+    # THEN only the active key is accepted, and its answer names its account
+    assert [response.status_code for response in answers] == [200, 403, 401]
+    assert answer_of(answers[0]) == {"accountId": "111"}
+    assert deployment.delivered_anywhere() == []
