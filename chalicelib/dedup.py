@@ -3,7 +3,7 @@
 Segment delivers at least once and retries for up to 4 hours, so a delivery
 that timed out arrives again; published twice, it would send a second welcome
 email. With `DEDUP_TABLE` set, every event is claimed in that DynamoDB table
-(contract section 6) before it is published:
+(docs/contract.md §6) before it is published:
 
 1. claim: a conditional write of an `in_progress` record that expires in a
    few seconds, refused if the (account, messageId) already has a live record;

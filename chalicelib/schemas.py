@@ -3,7 +3,7 @@
 Validation happens once, here, and what it returns is what consumers get: ids
 as strings, containers as objects, `writeKey` gone, a `messageId` always
 present, and every field nobody declared kept exactly as sent. The rules are
-the contract's section 3; field names are already Segment's (see
+`docs/contract.md` §3; field names are already Segment's (see
 `field_names`).
 """
 

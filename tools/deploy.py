@@ -266,7 +266,7 @@ def _check_filled_in(settings: dict[str, Any]) -> None:
     if domain and PLACEHOLDER_CERTIFICATE in domain.get("certificate_arn", ""):
         raise DeployError(
             f"fill in the ACM certificate for {domain['domain_name']} in .chalice/config.json "
-            "(api_gateway_custom_domain.certificate_arn; see Deploying in the README)"
+            "(api_gateway_custom_domain.certificate_arn; see docs/deploying.md)"
         )
 
 

@@ -1,6 +1,6 @@
 """Emma API keys as the endpoint stores them: a SHA-256 hash, the account, a status.
 
-Plain keys are never stored (contract section 5): the table is keyed by the
+Plain keys are never stored (docs/contract.md §5): the table is keyed by the
 lowercase hex SHA-256 of the key, so a leaked table or log of hashes cannot be
 replayed against the endpoint.
 """

@@ -1,6 +1,6 @@
 """What the callback changes on the Emma destination, and which Emma API key it gets.
 
-The key table holds only hashes (contract section 5), so no existing key of the
+The key table holds only hashes (docs/contract.md §5), so no existing key of the
 account can be read back to hand to Segment. A destination that needs a key
 gets one minted for it here: its text exists only in this function and in the
 request to Segment, and the table records, besides its hash, which destination

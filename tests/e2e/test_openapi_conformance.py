@@ -29,7 +29,7 @@ CONFIG = schemathesis.Config.from_dict(
             # 5xx means "retry" to Segment: replaced by `no_server_error_but_501` below.
             "not_a_server_error": {"enabled": False},
             # chalice local answers methods no route declares itself (501, HTML); the deployed
-            # API Gateway answers them with its gateway responses (contract section 7).
+            # API Gateway answers them with its gateway responses (docs/contract.md §7).
             "unsupported_method": {"enabled": False},
         },
         "phases": {"coverage": {"enabled": COVERAGE, "unexpected-methods": []}},

@@ -1,4 +1,4 @@
-"""Effectively-once with DEDUP_TABLE: each (account, messageId) published at most once (contract section 6)."""
+"""Effectively-once with DEDUP_TABLE: each (account, messageId) published at most once (docs/contract.md §6)."""
 
 import threading
 import time

@@ -20,7 +20,7 @@ from chalicelib.webhook import WebhookSecrets, sign
 from tests.aws import Deployment, basic_auth
 from tests.conftest import Api, configure
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+OPERATING = Path(__file__).resolve().parents[2] / "docs" / "operating.md"
 PREFIX = "emma-segment/test/webhook/"
 CANARY_EMAIL = "canary.person@example.com"
 CANARY_TRAIT = "canary-trait-8c1f"
@@ -109,8 +109,8 @@ def test_a_disabled_key_is_refused_at_the_next_authorization(api: Api, deploymen
     assert api.post({"type": "identify", "userId": "u1"}).status_code == 403
 
 
-def test_the_authorizer_cache_ttl_is_the_one_the_readme_promises() -> None:
+def test_the_authorizer_cache_ttl_is_the_one_the_operating_guide_promises() -> None:
     ttl = api_key_authorizer.config.ttl_seconds
     assert ttl == 300
-    promised = re.search(r"caches each decision for \*\*(\d+) seconds\*\*", README.read_text())
+    promised = re.search(r"caches each decision for \*\*(\d+) seconds\*\*", OPERATING.read_text())
     assert promised is not None and int(promised.group(1)) == ttl

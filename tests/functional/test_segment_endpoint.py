@@ -105,7 +105,7 @@ def test_the_timestamp_is_taken_from_original_timestamp_when_timestamp_is_not_rf
     assert second.message["timestamp"] == "2015-02-02T00:30:08.276Z"
 
 
-# --- normalization (contract section 3) ---
+# --- normalization (docs/contract.md §3) ---
 
 
 def test_fields_are_matched_whatever_their_casing_and_published_in_segments_spelling(
