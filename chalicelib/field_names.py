@@ -35,15 +35,15 @@ SEGMENT_FIELDS = (
 )
 
 _SEPARATORS = str.maketrans("", "", "_- ")
-# Some Segment docs examples say "action": "track" where the spec says "type".
-_TYPE_SYNONYM = "action"
 
 
 def _squash(name: str) -> str:
     return name.translate(_SEPARATORS).lower()
 
 
-_BY_SQUASHED = {_squash(name): name for name in SEGMENT_FIELDS}
+# Some of Segment's docs examples say "action": "track" where the spec says
+# "type": one more spelling of the type, held to the same rule as the others.
+_BY_SQUASHED = {_squash(name): name for name in SEGMENT_FIELDS} | {"action": "type"}
 
 
 def canonical_fields(event: dict[str, Any]) -> dict[str, Any]:
@@ -54,19 +54,20 @@ def canonical_fields(event: dict[str, Any]) -> dict[str, Any]:
     """
     renamed: dict[str, Any] = {}
     spelled: dict[str, str] = {}
-    type_synonym = None
     for key, value in event.items():
-        squashed = _squash(key)
-        name = _BY_SQUASHED.get(squashed, key)
-        if squashed == _TYPE_SYNONYM:
-            type_synonym = key
-        if name in renamed and renamed[name] != value:
+        name = _BY_SQUASHED.get(_squash(key), key)
+        if name in renamed and not _agree(name, renamed[name], value):
             raise BadRequest(f"{name}: sent as both {spelled[name]!r} and {key!r} with different values")
         renamed[name] = value
         spelled.setdefault(name, key)
-    if type_synonym is not None and "type" not in renamed:
-        renamed["type"] = renamed.pop(type_synonym)
     return renamed
+
+
+def _agree(name: str, first: Any, second: Any) -> bool:
+    """Whether two spellings of one field say the same; the type, matched without case, may differ in case."""
+    if name == "type" and isinstance(first, str) and isinstance(second, str):
+        return first.lower() == second.lower()
+    return bool(first == second)
 
 
 def sent_value(event: dict[str, Any], name: str) -> Any:

@@ -31,9 +31,13 @@ def test_other_fields_and_nested_ones_keep_their_names() -> None:
     assert canonical_fields(event) == event
 
 
-def test_action_stands_for_type_only_when_there_is_no_type() -> None:
-    assert canonical_fields({"action": "track", "event": "e"}) == {"event": "e", "type": "track"}
-    assert canonical_fields({"type": "track", "action": "Accept"}) == {"type": "track", "action": "Accept"}
+def test_action_is_one_more_spelling_of_type_held_to_the_same_rule() -> None:
+    assert canonical_fields({"action": "track", "event": "e"}) == {"type": "track", "event": "e"}
+    assert list(canonical_fields({"type": "track", "Action": "Track", "event": "e"})) == ["type", "event"]
+    with pytest.raises(BadRequest, match="type: sent as both 'type' and 'action' with different values"):
+        canonical_fields({"type": "identify", "action": "track"})
+    with pytest.raises(BadRequest, match="type: sent as both 'action' and 'Action' with different values"):
+        canonical_fields({"action": "identify", "Action": "track"})
 
 
 def test_agreeing_spellings_merge_and_conflicting_ones_are_refused() -> None:
