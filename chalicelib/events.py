@@ -49,5 +49,5 @@ def _with_type(fields: dict[str, Any], implied_type: str) -> dict[str, Any]:
     if sent is None:
         return {"type": implied_type, **{name: value for name, value in fields.items() if name != "type"}}
     if not isinstance(sent, str) or sent.lower() != implied_type:
-        raise BadRequest(f"type: {str(sent)[:50]!r} contradicts the route, which takes {implied_type} events")
+        raise BadRequest(f"type: contradicts the route, which takes {implied_type} events")
     return fields

@@ -8,5 +8,5 @@ def topic_for(event_type: str) -> str:
     """The topic for `event_type`; `UnhandledEventType` (501) when none is configured."""
     arn = config.topic_arn(event_type)
     if arn is None:
-        raise UnhandledEventType(f"type: {event_type} events are not handled by this deployment")
+        raise UnhandledEventType("type: this deployment has no topic for events of this type")
     return arn

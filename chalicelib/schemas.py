@@ -196,7 +196,7 @@ def event_type(event: dict[str, Any]) -> str:
         raise BadRequest("type: must be a string")
     lowered = sent.lower()
     if lowered not in SCHEMAS:
-        raise UnhandledEventType(f"type: {sent[:50]!r} is not handled; expected one of {', '.join(EVENT_TYPES)}")
+        raise UnhandledEventType(f"type: is not handled; it must be one of {', '.join(EVENT_TYPES)}")
     return lowered
 
 

@@ -65,7 +65,7 @@ def _reject_constant(name: str) -> NoReturn:
 def _finite_float(literal: str) -> float:
     value = float(literal)
     if value in (float("inf"), float("-inf")):
-        raise _too_big(literal)
+        raise _too_big()
     return value
 
 
@@ -74,16 +74,16 @@ def _float_sized_int(literal: str) -> int:
     if digits >= _FLOAT_MAX_DIGITS:
         # Checked before int() so that 10,000 digits never reach the int parser's limit.
         if digits > _FLOAT_MAX_DIGITS:
-            raise _too_big(literal)
+            raise _too_big()
         try:
             float(int(literal))
         except OverflowError:
-            raise _too_big(literal) from None
+            raise _too_big() from None
     return int(literal)
 
 
-def _too_big(literal: str) -> _NotJson:
-    return _NotJson(f"the number {literal[:20]}... does not fit a 64-bit float")
+def _too_big() -> _NotJson:
+    return _NotJson("a number does not fit a 64-bit float")
 
 
 def _depth(value: Any) -> int:
