@@ -4,7 +4,7 @@ from typing import Any
 
 from chalice.app import Response
 
-from chalicelib.errors import IngestError
+from chalicelib.errors import IngestError, Unavailable
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -14,4 +14,7 @@ def answer(status_code: int, body: dict[str, Any]) -> Response:
 
 
 def error_answer(error: IngestError) -> Response:
-    return answer(error.status_code, {"message": error.message})
+    response = answer(error.status_code, {"message": error.message})
+    if isinstance(error, Unavailable):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response

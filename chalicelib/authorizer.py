@@ -13,7 +13,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib import config
+from chalicelib.aws_failures import Failure, failure_of
+from chalicelib.deadline import Deadline, Retryable, attempt_seconds, retrying
 from chalicelib.dynamodb import dynamodb_client
 from chalicelib.keys import KeyStore
 from chalicelib.request_log import RequestLog
@@ -22,6 +26,8 @@ from chalicelib.request_log import RequestLog
 # a DynamoDB read on nearly every event of a busy source, and it is how long a
 # disabled key may keep working, so it is kept to five minutes.
 CACHE_TTL_SECONDS = 300
+# Of the authorizer function's 3-second timeout: a decision not made by then is a 500, which Segment retries.
+BUDGET_SECONDS = 2.0
 # Emma keys are 43 characters; a header far longer than that is not a key.
 _MAX_TOKEN_CHARS = 1024
 _SCHEME = "basic "
@@ -40,7 +46,7 @@ def authorize(token: str | None, method_arn: str) -> dict[str, Any]:
     """The policy for `token`, or the exception that makes the gateway answer 401/500."""
     log = RequestLog("authorizer")
     try:
-        decision = decide(token, KeyStore(dynamodb_client(), config.api_keys_table()))
+        decision = _decided(token, KeyStore(dynamodb_client(), config.api_keys_table()))
     except Exception as error:
         log.write(outcome="error", reason=type(error).__name__)
         raise _gateway_error(500, "authorization is unavailable; retry later") from error
@@ -48,6 +54,22 @@ def authorize(token: str | None, method_arn: str) -> dict[str, Any]:
     if decision.outcome == "unauthorized":
         raise _gateway_error(401, "Unauthorized")
     return _policy(decision, method_arn)
+
+
+def _decided(token: str | None, store: KeyStore) -> Decision:
+    """`decide`, its key table read retried within the budget when a retry is safe (a read always is)."""
+    deadline = Deadline.after(BUDGET_SECONDS)
+
+    def attempt() -> Decision:
+        try:
+            return decide(token, store)
+        except (ClientError, BotoCoreError) as error:
+            failure, reason = failure_of(error)
+            if failure is Failure.PERMANENT:
+                raise
+            raise Retryable(reason) from error
+
+    return retrying(attempt, deadline, attempt_seconds(dynamodb_client()))[0]
 
 
 def decide(token: str | None, store: KeyStore) -> Decision:

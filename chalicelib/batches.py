@@ -15,6 +15,12 @@ from chalicelib.field_names import canonical_fields
 
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
+# The messages built from one batch, in total. The batch's context and
+# integrations, and the settings, are copied into every event's message, so a
+# small body can make hundreds of megabytes of them; legitimate batches make at
+# most a few (2,500 events of 200 bytes, 1 KB of settings: ~3.7 MB). Beyond
+# this, the batch is refused (413) before anything is claimed or published.
+MAX_BATCH_MESSAGE_BYTES = 8 * 1024 * 1024
 _SHARED = ("context", "integrations", "sentAt")
 
 

@@ -25,6 +25,27 @@ def dedup_table() -> str | None:
     return os.environ.get("DEDUP_TABLE") or None
 
 
+# The claim window's floor: a claim must outlive the request that holds it, or a
+# redelivery could take it over while the first publish is still under way.
+MIN_CLAIM_SECONDS = 5
+DEFAULT_CLAIM_SECONDS = 30
+
+
+def dedup_claim_seconds() -> int:
+    """`DEDUP_CLAIM_SECONDS`: how long a claim in the dedup table holds off other deliveries of its event."""
+    setting = os.environ.get("DEDUP_CLAIM_SECONDS") or str(DEFAULT_CLAIM_SECONDS)
+    try:
+        seconds = int(setting)
+    except ValueError:
+        seconds = 0
+    if seconds < MIN_CLAIM_SECONDS:
+        raise Misconfigured(
+            f"this deployment is misconfigured: DEDUP_CLAIM_SECONDS must be a whole number of seconds, "
+            f"at least {MIN_CLAIM_SECONDS}"
+        )
+    return seconds
+
+
 def webhook_secrets_prefix() -> str | None:
     """Where the webhook mode's per-account secrets live in Secrets Manager; None turns the mode off."""
     return os.environ.get("WEBHOOK_SECRETS_PREFIX") or None

@@ -5,27 +5,31 @@ that timed out arrives again; published twice, it would send a second welcome
 email. With `DEDUP_TABLE` set, every event is claimed in that DynamoDB table
 (docs/contract.md §6) before it is published:
 
-1. claim: a conditional write of an `in_progress` record that expires in a
-   few seconds, refused if the (account, messageId) already has a live record;
+1. claim: a conditional write of an `in_progress` record that expires after
+   the claim window (`DEDUP_CLAIM_SECONDS`), refused if the (account,
+   messageId) already has a live record;
 2. publish;
-3. complete: the record becomes `completed` and lives for `RETENTION_SECONDS`,
-   longer than Segment's retry horizon; or release, if the publish failed, so
-   that Segment's retry is not mistaken for a duplicate.
+3. settle: a published event's record becomes `completed` and lives for
+   `RETENTION_SECONDS`, longer than Segment's retry horizon; an event SNS
+   did not take is released, so that Segment's retry is not mistaken for a
+   duplicate; an event whose publish has an unknown outcome keeps its claim.
 
-A delivery whose record is `completed` is a duplicate (answered 200, not
-published); one whose record is still `in_progress` is being handled by a
-concurrent request (answered 503, retried later). A record left `in_progress`
-by a process that died expires and can be claimed again. Records expire by
-their `expiration` attribute, also DynamoDB's TTL attribute, which deletes
-them in time; until it does, an expired record counts as absent.
+A delivery that finds `completed` is a duplicate (answered 200, not
+published); one that finds `in_progress` is answered 503 with the claim's time
+left: another request is publishing the event, or may have published it
+without hearing back. When the claim expires, the event is published again:
+at most once per unknown outcome, plus once. Records expire by their
+`expiration` attribute, also DynamoDB's TTL attribute, which deletes them in
+time; until it does, an expired record counts as absent.
 """
 
 import hashlib
+import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -33,148 +37,231 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import config
+from chalicelib.aws_failures import Failure, failure_of
+from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying, run_concurrently
 from chalicelib.dynamodb import CONCURRENT_CALLS, dynamodb_client
-from chalicelib.errors import Unavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 # Longer than Segment's 4 hours of retries, with a day to spare for replays.
 RETENTION_SECONDS = 48 * 3600
-# Longer than a request can take (the Lambda function's timeout), shorter than Segment's first retry.
-IN_PROGRESS_SECONDS = 30
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
-# BatchWriteItem's limit, and how often its unprocessed items are sent again.
+# BatchWriteItem's limit.
 _WRITES_PER_CALL = 25
-_WRITE_ROUNDS = 3
+# TransactWriteItems' limit, and so the most events claimed at once. Claimed one
+# PutItem each, the claims of a large batch alone would take the CPU of a small
+# Lambda function past the deadline, and its retries would never get further.
+CLAIMS_PER_CALL = 100
+_CLAIM_CONDITION = "attribute_not_exists(id) OR expiration < :now OR claimed_by = :token"
 
 
-@dataclass
-class BatchClaim:
-    """A batch's claims by position: the events this request publishes, and how many it does not."""
+class ClaimState(Enum):
+    """What claiming an event found."""
 
-    new: list[int] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-    duplicates: int = 0
-    busy: int = 0  # being published by another request, or the table could not tell
-
-
-class Claim(Enum):
-    """What a claim found."""
-
-    NEW = "new"  # this request publishes the event
+    NEW = "new"  # claimed: this request publishes the event
     DUPLICATE = "duplicate"  # published already: acknowledge without publishing
-    IN_PROGRESS = "in_progress"  # another request is publishing it right now
+    IN_PROGRESS = "in_progress"  # another delivery holds the claim
+    UNREACHABLE = "unreachable"  # the table failed on every attempt, or refused: do not publish
+    LATE = "late"  # no attempt could end before the deadline: do not publish
 
 
-class InProgress(Unavailable):
-    """A concurrent delivery of the same messageId has not finished: retry later."""
+@dataclass(frozen=True)
+class Claim:
+    """A claim's state; `seconds_left` on a claim held by another delivery, `reason` on an unreachable table."""
+
+    state: ClaimState
+    seconds_left: int = 0
+    reason: str = ""
+
+
+# The second sending of one event in one request: the first stands for both.
+_REPEATED = Claim(ClaimState.DUPLICATE)
+_LATE = Claim(ClaimState.LATE)
 
 
 class DedupTable:
-    """The `DEDUP_TABLE`: one record per (account, messageId) claimed, published or being published."""
+    """The `DEDUP_TABLE`: one record per (account, messageId) claimed, published or being published.
 
-    def __init__(self, client: "DynamoDBClient", table_name: str, clock: Callable[[], float] = time.time) -> None:
+    Each instance serves one request: its claims carry a token of their own,
+    so that a claim retried after a lost answer recognizes the record its
+    first attempt wrote instead of taking it for another delivery's.
+    """
+
+    def __init__(
+        self,
+        client: "DynamoDBClient",
+        table_name: str,
+        claim_seconds: int,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self.claim_seconds = claim_seconds
         self._clock = clock
+        self._sleep = sleep
+        self._token = uuid.uuid4().hex
+        self._claimed: set[str] = set()
+        # Time kept for settling the claims: one attempt.
+        self.settle_seconds = attempt_seconds(client)
 
-    @contextmanager
-    def exclusively(self, account_id: str, message_id: str) -> Iterator[bool]:
-        """Claim one event around its publish: True to publish it, False for a duplicate.
+    def claim(self, keys: Sequence[str], deadline: Deadline) -> list[Claim]:
+        """Up to `CLAIMS_PER_CALL` keys' claims, by position, in one call; those not made in time are unreachable.
 
-        Leaving the block normally completes the claim; an exception releases it.
+        A key this request has claimed before, in this call or an earlier one,
+        is a duplicate: one event sent twice in a batch is published once.
         """
-        key = record_key(account_id, message_id)
-        claim = self.claim(key)
-        if claim is Claim.IN_PROGRESS:
-            raise InProgress("a delivery of this messageId is still in progress; retry later")
-        if claim is Claim.DUPLICATE:
-            yield False
-            return
-        try:
-            yield True
-        except BaseException:
-            self.release([key])
-            raise
-        self.complete([key])
+        fresh = [key for key in dict.fromkeys(keys) if key not in self._claimed]
+        self._claimed.update(fresh)
+        first = self._claim(fresh, deadline) if fresh else {}
+        return [first.pop(key, _REPEATED) for key in keys]
 
-    def claim(self, key: str) -> Claim:
-        """Write an `in_progress` record unless a live one exists; `Unavailable` if the table cannot say."""
-        now = int(self._clock())
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_record(key, IN_PROGRESS, now + IN_PROGRESS_SECONDS),
-                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _unavailable(error) from error
-            existing: Any = error.response.get("Item", {})
-            return Claim.DUPLICATE if existing.get("status", {}).get("S") == COMPLETED else Claim.IN_PROGRESS
-        except BotoCoreError as error:
-            raise _unavailable(error) from error
-        return Claim.NEW
+    def settle(self, completed: Sequence[str], released: Sequence[str], deadline: Deadline) -> int:
+        """Complete the published events' claims and release the unpublished ones; how many were not written.
 
-    def claim_batch(self, account_id: str, message_ids: Sequence[str]) -> "BatchClaim":
-        """Claim a batch's events, several at a time; a messageId repeated in the batch is claimed once."""
-        keys = [record_key(account_id, message_id) for message_id in message_ids]
-        first_of = {key: position for position, key in reversed(list(enumerate(keys)))}
-
-        def claim_one(key: str) -> Claim | None:
-            try:
-                return self.claim(key)
-            except Unavailable:
-                return None  # the table could not tell: as good as in progress
-
-        unique = list(first_of)
-        claims = dict(zip(unique, (_pool().map if len(unique) > 1 else map)(claim_one, unique), strict=True))
-        batch = BatchClaim(keys=keys)
-        for position, key in enumerate(keys):
-            claim = claims[key] if first_of[key] == position else Claim.DUPLICATE
-            if claim is Claim.NEW:
-                batch.new.append(position)
-            elif claim is Claim.DUPLICATE:
-                batch.duplicates += 1
-            else:
-                batch.busy += 1
-        return batch
-
-    def settle(self, batch: "BatchClaim", unpublished: set[int]) -> None:
-        """Complete the claims of the published events and release those of the others."""
-        published = [batch.keys[position] for position in batch.new if position not in unpublished]
-        self.complete(published)
-        self.release([batch.keys[position] for position in unpublished])
-
-    def complete(self, keys: Sequence[str]) -> None:
-        """Mark published events `completed` for the retention window (best effort: SNS has them)."""
+        Best effort: an unwritten completion stays `in_progress` until the
+        claim window ends, and then counts, like an unknown outcome, as
+        perhaps published; an unwritten release only delays a retry.
+        """
         expiration = int(self._clock()) + RETENTION_SECONDS
-        self._write([{"PutRequest": {"Item": _record(key, COMPLETED, expiration)}} for key in keys])
+        writes = [{"PutRequest": {"Item": _record(key, COMPLETED, expiration)}} for key in completed]
+        writes += [{"DeleteRequest": {"Key": {"id": {"S": key}}}} for key in released]
+        calls = [writes[start : start + _WRITES_PER_CALL] for start in range(0, len(writes), _WRITES_PER_CALL)]
+        unwritten = run_concurrently(lambda call: self._write(call, deadline), calls, deadline, _pool(), _overdue_write)
+        return sum(unwritten)
 
-    def release(self, keys: Sequence[str]) -> None:
-        """Forget claims whose publish failed, so that a retry publishes them (best effort: they expire)."""
-        self._write([{"DeleteRequest": {"Key": {"id": {"S": key}}}} for key in keys])
+    def _claim(self, keys: list[str], deadline: Deadline) -> dict[str, Claim]:
+        """Claim `keys` in one call (PutItem for one, TransactWriteItems for more), retried within the deadline.
 
-    def _write(self, requests: list[dict[str, Any]]) -> None:
-        """BatchWriteItem in chunks, sending unprocessed items again a few times, never raising.
-
-        What is left after that is a record that stays `in_progress` until it
-        expires: a duplicate delivery in those seconds is answered 503, later
-        ones are published again; nothing is lost.
+        A transaction is all or nothing: when some claims are held elsewhere, it
+        is refused with the holders' records, and the others are sent again.
         """
-        for start in range(0, len(requests), _WRITES_PER_CALL):
-            pending: Any = {self._table: requests[start : start + _WRITES_PER_CALL]}
-            for _ in range(_WRITE_ROUNDS):
-                try:
-                    pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
-                except (ClientError, BotoCoreError):
-                    continue
-                if not pending:
-                    break
+        now = int(self._clock())
+        values = {":now": {"N": str(now)}, ":token": {"S": self._token}}
+        item = {"status": {"S": IN_PROGRESS}, "expiration": {"N": str(now + self.claim_seconds)}}
+        claims: dict[str, Claim] = {}
+        pending = list(keys)
+
+        def puts() -> list[Any]:
+            return [
+                {
+                    "TableName": self._table,
+                    "Item": {"id": {"S": key}, **item, "claimed_by": {"S": self._token}},
+                    "ConditionExpression": _CLAIM_CONDITION,
+                    "ExpressionAttributeValues": values,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+                for key in pending
+            ]
+
+        def write() -> None:
+            nonlocal pending
+            try:
+                if len(pending) == 1:
+                    self._client.put_item(**puts()[0])
+                else:
+                    self._client.transact_write_items(TransactItems=[{"Put": put} for put in puts()])
+            except ClientError as error:
+                held = _held_by_others(error, pending)
+                if held is None:
+                    _raise_unless_permanent(error)
+                    raise
+                claims.update((key, self._held(existing)) for key, existing in held.items())
+                pending = [key for key in pending if key not in held]
+                if pending:
+                    raise Retryable("TransactionCanceled") from error
+            except BotoCoreError as error:
+                _raise_unless_permanent(error)
+                raise
+            claims.update((key, Claim(ClaimState.NEW)) for key in pending)
+            pending = []
+
+        try:
+            retrying(write, deadline, self.settle_seconds, self._sleep)
+        except OutOfTime as out_of_time:
+            late = Claim(ClaimState.UNREACHABLE, reason=out_of_time.reason) if out_of_time.attempts else _LATE
+            claims.update((key, late) for key in pending)
+        except (ClientError, BotoCoreError) as error:
+            reason = failure_of(error)[1]
+            claims.update((key, Claim(ClaimState.UNREACHABLE, reason=reason)) for key in pending)
+        return claims
+
+    def _held(self, existing: Any) -> Claim:
+        """The claim another delivery holds, as the refused write returned it."""
+        if existing.get("status", {}).get("S") == COMPLETED:
+            return Claim(ClaimState.DUPLICATE)
+        expiration = float(existing.get("expiration", {}).get("N", "0"))
+        return Claim(ClaimState.IN_PROGRESS, seconds_left=max(1, math.ceil(expiration - self._clock())))
+
+    def _write(self, requests: list[dict[str, Any]], deadline: Deadline) -> int:
+        """One BatchWriteItem call's worth of writes, its unprocessed items sent again; how many were left."""
+        pending: list[Any] = requests
+
+        def write() -> None:
+            nonlocal pending
+            try:
+                answer = self._client.batch_write_item(RequestItems={self._table: pending})
+            except (ClientError, BotoCoreError) as error:
+                # Completions and deletions can be repeated safely, whatever became of the lost attempt.
+                failure, reason = failure_of(error)
+                if failure is Failure.PERMANENT:
+                    raise
+                raise Retryable(reason) from error
+            pending = answer.get("UnprocessedItems", {}).get(self._table, [])
+            if pending:
+                raise Retryable("UnprocessedItems")
+
+        try:
+            retrying(write, deadline, self.settle_seconds, self._sleep)
+        except (OutOfTime, ClientError, BotoCoreError):
+            return len(pending)
+        return 0
+
+
+def _held_by_others(error: ClientError, keys: list[str]) -> dict[str, Any] | None:
+    """The records of the claims another delivery holds, from a refused claim; None for any other error."""
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return {keys[0]: error.response.get("Item", {})}
+    if code != "TransactionCanceledException":
+        return None
+    reasons: Any = error.response.get("CancellationReasons", [])
+    return {
+        key: reason.get("Item", {})
+        for key, reason in zip(keys, reasons, strict=False)
+        if reason.get("Code") == "ConditionalCheckFailed"
+    }
+
+
+def _raise_unless_permanent(error: BotoCoreError | ClientError) -> None:
+    """`Retryable` for a failure a retry may not meet, a lost answer included; return for a refusal.
+
+    A claim whose answer was lost can be sent again: the claim token makes a
+    second write of our own record succeed.
+    """
+    failure, reason = failure_of(error)
+    if failure is not Failure.PERMANENT:
+        raise Retryable(reason) from error
+
+
+def _overdue_write(call: list[dict[str, Any]], started: bool) -> int:
+    return len(call)
+
+
+class AtLeastOnce:
+    """No dedup table: every delivery is published, a redelivery too."""
+
+    settle_seconds = 0.0
+    claim_seconds = 0  # nothing holds a redelivery off
+
+    def claim(self, keys: Sequence[str], deadline: Deadline) -> list[Claim]:
+        return [Claim(ClaimState.NEW)] * len(keys)
+
+    def settle(self, completed: Sequence[str], released: Sequence[str], deadline: Deadline) -> int:
+        """Nothing was claimed, so nothing is left to write."""
+        return 0
 
 
 def record_key(account_id: str, message_id: str) -> str:
@@ -187,31 +274,15 @@ def _record(key: str, status: str, expiration: int) -> dict[str, Any]:
     return {"id": {"S": key}, "status": {"S": status}, "expiration": {"N": str(expiration)}}
 
 
-def _unavailable(error: Exception) -> Unavailable:
-    return Unavailable(f"the deduplication table is unavailable ({type(error).__name__}); retry later")
-
-
-class AtLeastOnce:
-    """No dedup table: every delivery is published, a redelivery too."""
-
-    @contextmanager
-    def exclusively(self, account_id: str, message_id: str) -> Iterator[bool]:
-        yield True
-
-    def claim_batch(self, account_id: str, message_ids: Sequence[str]) -> BatchClaim:
-        return BatchClaim(new=list(range(len(message_ids))))
-
-    def settle(self, batch: BatchClaim, unpublished: set[int]) -> None:
-        """Nothing was claimed."""
-
-
 def deduplication() -> DedupTable | AtLeastOnce:
-    """The deployment's `DEDUP_TABLE`; without it, delivery is at-least-once."""
+    """The deployment's `DEDUP_TABLE`, for one request; without it, delivery is at-least-once."""
     table_name = config.dedup_table()
-    return AtLeastOnce() if table_name is None else DedupTable(dynamodb_client(), table_name)
+    if table_name is None:
+        return AtLeastOnce()
+    return DedupTable(dynamodb_client(), table_name, config.dedup_claim_seconds())
 
 
 @cache
 def _pool() -> ThreadPoolExecutor:
-    """Threads for a batch's concurrent claims, kept for the life of the process."""
+    """Threads for a batch's concurrent claims and writes, kept for the life of the process."""
     return ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="dedup")

@@ -59,14 +59,42 @@ class PublishFailed(IngestError):
     status_code = 500
 
 
+# How long a sender should wait before retrying a 503 that no claim's expiry bounds better.
+RETRY_AFTER_SECONDS = 5
+
+
 class Unavailable(IngestError):
-    """A service the request needs failed transiently: retrying later can succeed."""
+    """A service the request needs failed transiently: retrying later can succeed.
+
+    Answered 503 with `Retry-After: retry_after` (whole seconds), which
+    Segment's newer libraries honour.
+    """
 
     status_code = 503
 
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class PublishUnavailable(Unavailable):
-    """SNS throttled, failed or timed out on every attempt within the deadline."""
+    """SNS throttled or failed on every attempt, or did not answer, within the deadline."""
+
+
+class PublishOutcomeUnknown(Unavailable):
+    """SNS may have taken an event without answering: its claim is kept, so a retry waits for the window."""
+
+
+class InProgress(Unavailable):
+    """Another delivery of the same messageId holds its claim: retry once it has ended."""
+
+
+class DeadlineReached(Unavailable):
+    """The request's deadline came before every event was claimed and published: a retry gets further."""
+
+
+class DedupUnavailable(Unavailable):
+    """The dedup table did not answer in time, or refused: nothing is published without a claim."""
 
 
 class Misconfigured(IngestError):

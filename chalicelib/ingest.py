@@ -12,39 +12,44 @@ from chalice.app import Request, Response
 
 from chalicelib import incoming, webhook
 from chalicelib.answers import answer, error_answer
-from chalicelib.batches import MAX_BATCH_BYTES, read_batch
-from chalicelib.dedup import InProgress, deduplication
-from chalicelib.errors import IngestError, PublishFailed, PublishUnavailable
+from chalicelib.batches import MAX_BATCH_BYTES, MAX_BATCH_MESSAGE_BYTES, read_batch
+from chalicelib.deadline import Deadline, request_deadline
+from chalicelib.errors import IngestError, PayloadTooLarge
 from chalicelib.events import Delivery, message_for
 from chalicelib.field_names import sent_value
 from chalicelib.messages import Message, received_now
-from chalicelib.publisher import BatchPublished, get_publisher
+from chalicelib.publishing import publish_once
 from chalicelib.request_log import RequestLog
+
+Work = Callable[[RequestLog, Deadline], Response]
 
 
 def handle_event(request: Request, implied_type: str | None = None) -> Response:
     """One event (`/v1/segment`, `/v1/<type>`): 200 only once SNS has acknowledged it."""
-    return _answered(request, lambda log: _publish_event(request, log, incoming.account_id(request), implied_type))
+    return _answered(
+        request,
+        lambda log, deadline: _publish_event(request, log, deadline, incoming.account_id(request), implied_type),
+    )
 
 
 def handle_webhook(request: Request, account_id: str) -> Response:
     """One event from Segment's Webhooks destination, signed with the account's shared secret."""
 
-    def verified_then_published(log: RequestLog) -> Response:
-        webhook.verify(request, account_id)
-        return _publish_event(request, log, account_id, None)
+    def verified_then_published(log: RequestLog, deadline: Deadline) -> Response:
+        webhook.verify(request, account_id, deadline)
+        return _publish_event(request, log, deadline, account_id, None)
 
     return _answered(request, verified_then_published)
 
 
 def handle_batch(request: Request) -> Response:
     """A batch from Segment's libraries: 200 once every valid event is published, listing the invalid ones."""
-    return _answered(request, lambda log: _publish_batch(request, log))
+    return _answered(request, lambda log, deadline: _publish_batch(request, log, deadline))
 
 
 def handle_who_am_i(request: Request) -> Response:
     """`GET /v1/me`: the account the authorizer found for the API key (docs/contract.md §5)."""
-    return _answered(request, lambda log: _who_am_i(request, log))
+    return _answered(request, lambda log, deadline: _who_am_i(request, log))
 
 
 def _who_am_i(request: Request, log: RequestLog) -> Response:
@@ -53,10 +58,12 @@ def _who_am_i(request: Request, log: RequestLog) -> Response:
     return answer(200, {"accountId": account_id})
 
 
-def _answered(request: Request, work: Callable[[RequestLog], Response]) -> Response:
+def _answered(request: Request, work: Work) -> Response:
+    """Run `work` under the request's one deadline, starting now; answer and log whatever happens."""
+    deadline = request_deadline(request.lambda_context)
     log = RequestLog("request", request_id=incoming.request_id(request), route=request.path)
     try:
-        response = work(log)
+        response = work(log, deadline)
     except IngestError as error:
         log.note(error=error.message, reason=type(error).__name__)
         response = error_answer(error)
@@ -64,63 +71,67 @@ def _answered(request: Request, work: Callable[[RequestLog], Response]) -> Respo
         # A bug, not a bad event: answered 500 so that the sender keeps retrying it.
         log.note_unexpected(error)
         response = answer(500, {"message": "internal error; nothing was published"})
-    log.write(status=response.status_code)
+    log.write(status=response.status_code, time_left_ms=round(deadline.remaining() * 1000))
     return response
 
 
-def _publish_event(request: Request, log: RequestLog, account_id: str, implied_type: str | None) -> Response:
+def _publish_event(
+    request: Request, log: RequestLog, deadline: Deadline, account_id: str, implied_type: str | None
+) -> Response:
     received_at = received_now()
     log.note(account_id=account_id, body_bytes=len(request.raw_body))
     body = incoming.json_object_body(request)
     delivery = Delivery(account_id, received_at, incoming.settings(request), implied_type)
     message = message_for(body, delivery)
     log.note(type=message.event_type, message_id=message.message_id, message_bytes=message.size)
-    with deduplication().exclusively(account_id, message.message_id) as first_delivery:
-        if first_delivery:
-            _publish(message, log)
-        else:
-            log.note(duplicate=True)
+    _publish_once([message], account_id, log, deadline)
     return answer(200, {"messageId": message.message_id})
 
 
-def _publish(message: Message, log: RequestLog) -> None:
-    published = get_publisher().publish(message)
-    log.note(attempts=published.attempts, publish_ms=_milliseconds(published.seconds))
-
-
-def _publish_batch(request: Request, log: RequestLog) -> Response:
+def _publish_batch(request: Request, log: RequestLog, deadline: Deadline) -> Response:
     received_at = received_now()
     account_id = incoming.account_id(request)
     log.note(account_id=account_id, body_bytes=len(request.raw_body))
     batch = read_batch(incoming.json_body(request, MAX_BATCH_BYTES))
     delivery = Delivery(account_id, received_at, incoming.settings(request), batch_fields=batch.shared)
-    messages: list[Message] = []
-    rejected: list[dict[str, Any]] = []
-    for index, raw_event in enumerate(batch.events):
-        try:
-            messages.append(message_for(raw_event, delivery))
-        except IngestError as error:
-            rejected.append(_rejection(index, raw_event, error))
-    log.note(events=len(batch.events), invalid_events=len(rejected))
-    _publish_once(messages, account_id, log)
+    messages, rejected = _messages(batch.events, delivery)
+    log.note(events=len(batch.events), invalid_events=len(rejected), message_bytes=sum(m.size for m in messages))
+    _publish_once(messages, account_id, log, deadline)
     return answer(200, {"accepted": len(messages), "rejected": rejected})
 
 
-def _publish_once(messages: list[Message], account_id: str, log: RequestLog) -> None:
-    """Publish a batch's valid events, each at most once with a dedup table; raise unless all are published."""
-    dedup = deduplication()
-    claim = dedup.claim_batch(account_id, [message.message_id for message in messages])
-    published = get_publisher().publish_batch([messages[position] for position in claim.new])
-    dedup.settle(claim, {claim.new[index] for index in (*published.unavailable, *published.refused)})
-    log.note(duplicates=claim.duplicates, in_progress=claim.busy, attempts=published.attempts)
-    _raise_for_unpublished(published, len(claim.new))
-    if claim.busy:
-        raise InProgress(f"{claim.busy} events are being published by another delivery; retry later")
-    log.note(published=len(claim.new), publish_ms=_milliseconds(published.seconds))
+def _messages(events: list[Any], delivery: Delivery) -> tuple[list[Message], list[dict[str, Any]]]:
+    """The messages for a batch's valid events, and its invalid events as the answer lists them.
+
+    A batch's context, integrations and settings are copied into each of its
+    messages, so their total is capped, and counted as they are built.
+    """
+    messages: list[Message] = []
+    rejected: list[dict[str, Any]] = []
+    total = 0
+    for index, raw_event in enumerate(events):
+        try:
+            message = message_for(raw_event, delivery)
+        except IngestError as error:
+            rejected.append(_rejection(index, raw_event, error))
+            continue
+        total += message.size
+        if total > MAX_BATCH_MESSAGE_BYTES:
+            raise PayloadTooLarge(
+                f"batch: its messages would be more than {MAX_BATCH_MESSAGE_BYTES} bytes, its context, integrations "
+                "and X-Segment-Settings copied into each event; send fewer events per batch"
+            )
+        messages.append(message)
+    return messages, rejected
 
 
-def _milliseconds(seconds: float) -> float:
-    return round(seconds * 1000, 3)
+def _publish_once(messages: list[Message], account_id: str, log: RequestLog, deadline: Deadline) -> None:
+    """Publish each event at most once by the deadline; raise, saying how many were published, unless all were."""
+    outcomes = publish_once(messages, account_id, deadline)
+    log.note(**outcomes.log_fields())
+    error = outcomes.error()
+    if error is not None:
+        raise error
 
 
 def _rejection(index: int, raw_event: Any, error: IngestError) -> dict[str, Any]:
@@ -131,13 +142,3 @@ def _rejection(index: int, raw_event: Any, error: IngestError) -> dict[str, Any]
         rejection["messageId"] = str(message_id)
     rejection.update(status=error.status_code, message=error.message)
     return rejection
-
-
-def _raise_for_unpublished(published: BatchPublished, total: int) -> None:
-    """A batch with any valid event SNS did not take is not acknowledged: the sender retries it whole."""
-    if published.refused:
-        reasons = ", ".join(sorted(set(published.refused.values())))
-        raise PublishFailed(f"{len(published.refused)} of {total} events were refused by SNS: {reasons}")
-    if published.unavailable:
-        reason = next(iter(published.unavailable.values()))
-        raise PublishUnavailable(f"{len(published.unavailable)} of {total} events were not published: {reason}")

@@ -1,221 +1,205 @@
-"""Publishing to SNS within Segment's patience.
+"""Publishing to SNS within the request's deadline, never twice because of a retry.
 
-Segment gives up on a request after about 5 seconds and then retries it, so a
-publish has to end, one way or the other, well before that: each attempt is
-bounded by short socket timeouts, retries of transient failures (throttling,
-5xx, resets, timeouts) back off with jitter, and no attempt starts that could
-outlast the deadline. What is left after that is a 503, which Segment retries.
+Messages are sent in calls of up to ten messages or 256 KiB (PublishBatch;
+Publish for a call of one), several calls at a time. Each attempt is bounded
+by short socket timeouts, and a failure that left the messages unsent
+(throttling, a 5xx, no connection) is retried with jittered backoff while
+the deadline allows. A call whose answer was lost after the request went
+out (a read timeout, a connection closed) may have been published: on a
+standard topic it is not retried, and its messages are reported as unknown;
+a FIFO topic drops a repeated deduplication id, so there it is retried.
 
-A batch is published with PublishBatch, ten messages or 256 KiB per call,
-several calls at a time; only the entries SNS did not take are retried.
+What becomes of each message is reported, never raised: the caller decides
+what the request answers.
 """
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import PublishFailed, PublishUnavailable
+from chalicelib.aws_failures import Failure, failure_of
+from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying, run_concurrently
 from chalicelib.messages import MAX_MESSAGE_BYTES, Message
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
-# Segment waits ~5 s; this leaves a second for API Gateway, Lambda and our own work.
-DEADLINE_SECONDS = 4.0
-MAX_ATTEMPTS = 5
-CONNECT_TIMEOUT_SECONDS = 0.5
+CONNECT_TIMEOUT_SECONDS = 0.25
 READ_TIMEOUT_SECONDS = 1.0
-FIRST_BACKOFF_SECONDS = 0.05
 # SNS's limits for one PublishBatch call.
 BATCH_ENTRIES = 10
 BATCH_BYTES = MAX_MESSAGE_BYTES
-# PublishBatch calls in flight at once for one request (and HTTP connections kept).
-CONCURRENT_CALLS = 8
+# Calls in flight at once for one request (and HTTP connections kept).
+CONCURRENT_CALLS = 16
 
-_TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "TooManyRequestsException",
-        "KMSThrottling",
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-    }
-)
 
-T = TypeVar("T")
+class Sent(Enum):
+    """What became of one message."""
+
+    PUBLISHED = "published"  # SNS acknowledged it
+    REFUSED = "refused"  # SNS refused it for a reason that needs an operator
+    UNSENT = "unsent"  # not published: SNS failed on every attempt
+    UNKNOWN = "unknown"  # sent, but no answer came back: it may have been published
+    HELD_BACK = "held_back"  # not sent: an earlier message of its FIFO topic was not published
+    LATE = "late"  # not sent: no attempt could end before the deadline
 
 
 @dataclass(frozen=True)
-class Published:
-    """SNS's id for the message, how many attempts it took, and how long, retries included."""
+class Sending:
+    """One message's fate, and its reason: an SNS error code or a botocore error class."""
 
-    sns_message_id: str
+    state: Sent
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """Each message's fate by its position; the most attempts one call took; how long it all took."""
+
+    sendings: list[Sending]
     attempts: int
     seconds: float
 
 
-@dataclass
-class BatchPublished:
-    """What became of each message of a batch, by its position in the batch.
-
-    Positions in neither map were acknowledged by SNS. `unavailable` ones met
-    transient failures until the deadline (a retry may publish them);
-    `refused` ones were rejected by SNS for a reason that needs an operator.
-    """
-
-    unavailable: dict[int, str] = field(default_factory=dict)
-    refused: dict[int, str] = field(default_factory=dict)
-    attempts: int = 0
-    seconds: float = 0.0
-
-    def merge(self, other: "BatchPublished") -> None:
-        self.unavailable.update(other.unavailable)
-        self.refused.update(other.refused)
-        self.attempts = max(self.attempts, other.attempts)
+@dataclass(frozen=True)
+class _CallReport:
+    sendings: dict[int, Sending]
+    attempts: int
 
 
-class _Transient(Exception):
-    """A failure a later attempt may not meet."""
+class _Stop(Exception):
+    """No more attempts for this call: its pending messages end as `sending` says."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, sending: Sending) -> None:
+        super().__init__(sending.reason)
+        self.sending = sending
 
 
 class SnsPublisher:
-    """Publishes `Message`s with bounded, jittered retries of transient failures."""
+    """Publishes `Message`s with bounded, jittered retries of failures that left them unsent."""
 
     def __init__(
         self,
         client: "SNSClient",
-        deadline_seconds: float = DEADLINE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
-        self._deadline_seconds = deadline_seconds
         self._clock = clock
         self._sleep = sleep
-        timeouts: Any = client.meta.config
-        # The longest one attempt can take before botocore gives up on the socket.
-        self._attempt_seconds = float(timeouts.connect_timeout) + float(timeouts.read_timeout)
+        self._attempt_seconds = attempt_seconds(client)
 
-    def publish(self, message: Message) -> Published:
-        """Publish once SNS acknowledges; `PublishUnavailable` (503) or `PublishFailed` (500) otherwise."""
+    def publish(self, messages: Sequence[Message], deadline: Deadline) -> Report:
+        """Publish every message by the deadline, or say why not; FIFO topics in the order given."""
         started = self._clock()
-        deadline = started + self._deadline_seconds
-        params = _publish_params(message)
-        response, attempts = self._until_deadline(lambda: self._call(lambda: self._client.publish(**params)), deadline)
-        return Published(sns_message_id=response["MessageId"], attempts=attempts, seconds=self._clock() - started)
-
-    def publish_batch(self, messages: Sequence[Message]) -> BatchPublished:
-        """Publish every message with PublishBatch; what SNS did not take is reported, never raised."""
-        started = self._clock()
-        deadline = started + self._deadline_seconds
         tasks = _tasks(messages)
-        # One task (up to ten events of one type) is spared the hop to another thread.
-        results = map if len(tasks) <= 1 else _pool().map
-        outcome = BatchPublished()
-        for result in results(lambda task: self._publish_chunks(task, messages, deadline), tasks):
-            outcome.merge(result)
-        outcome.seconds = self._clock() - started
-        return outcome
+        reports = run_concurrently(
+            lambda task: self._publish_in_order(task, messages, deadline), tasks, deadline, _pool(), _overdue
+        )
+        sendings = [Sending(Sent.LATE)] * len(messages)
+        for report in reports:
+            for position, sending in report.sendings.items():
+                sendings[position] = sending
+        attempts = max((report.attempts for report in reports), default=0)
+        return Report(sendings, attempts, self._clock() - started)
 
-    def _publish_chunks(self, chunks: list[list[int]], messages: Sequence[Message], deadline: float) -> BatchPublished:
-        """Publish `chunks` one after the other (in order, as FIFO topics need)."""
-        outcome = BatchPublished()
-        for chunk in chunks:
-            outcome.merge(self._publish_chunk(chunk, messages, deadline))
-        return outcome
+    def _publish_in_order(self, calls: list[list[int]], messages: Sequence[Message], deadline: Deadline) -> _CallReport:
+        """Publish `calls` one after the other, stopping at the first not wholly published (FIFO order)."""
+        sendings: dict[int, Sending] = {}
+        attempts = 0
+        for number, call in enumerate(calls):
+            report = self._publish_call(call, messages, deadline)
+            sendings.update(report.sendings)
+            attempts = max(attempts, report.attempts)
+            if any(sending.state is not Sent.PUBLISHED for sending in report.sendings.values()):
+                later = Sending(Sent.HELD_BACK)
+                sendings.update((position, later) for rest in calls[number + 1 :] for position in rest)
+                break
+        return _CallReport(sendings, attempts)
 
-    def _publish_chunk(self, chunk: list[int], messages: Sequence[Message], deadline: float) -> BatchPublished:
-        """One PublishBatch call for `chunk`, retrying the entries SNS failed for a transient reason."""
-        pending = {str(position): messages[position] for position in chunk}
-        topic_arn = messages[chunk[0]].topic_arn
-        outcome = BatchPublished()
+    def _publish_call(self, call: list[int], messages: Sequence[Message], deadline: Deadline) -> _CallReport:
+        """One call's messages, retrying what SNS did not take while that is safe and time allows."""
+        pending = {str(position): messages[position] for position in call}
+        fifo = messages[call[0]].topic_arn.endswith(".fifo")
+        sendings: dict[int, Sending] = {}
+        attempts = 0
+        maybe_sent = ""
 
         def attempt() -> None:
-            outcome.attempts += 1
-            entries: list[Any] = [_batch_entry(entry_id, message) for entry_id, message in pending.items()]
-            response = self._call(
-                lambda: self._client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
-            )
-            for success in response.get("Successful", []):
-                pending.pop(success["Id"], None)
-            failures = []
-            for failure in response.get("Failed", []):
-                if failure.get("SenderFault"):
-                    outcome.refused[int(failure["Id"])] = failure.get("Code", "Unknown")
-                    pending.pop(failure["Id"], None)
-                else:
-                    failures.append(failure.get("Code", "Unknown"))
-            if pending:
-                raise _Transient(failures[0] if failures else "NotAcknowledged")
-
-        try:
-            self._until_deadline(attempt, deadline)
-        except PublishUnavailable as error:
-            outcome.unavailable.update({int(entry_id): error.message for entry_id in pending})
-        except PublishFailed as error:
-            outcome.refused.update({int(entry_id): error.message for entry_id in pending})
-        return outcome
-
-    def _until_deadline(self, attempt: Callable[[], T], deadline: float) -> tuple[T, int]:
-        """`attempt`'s result and the attempts it took, retrying `_Transient` failures while time allows."""
-        backoff = FIRST_BACKOFF_SECONDS
-        for attempt_number in range(1, MAX_ATTEMPTS + 1):
+            nonlocal attempts, maybe_sent
+            attempts += 1
             try:
-                return attempt(), attempt_number
-            except _Transient as transient:
-                failure = transient.reason
-            pause = random.uniform(backoff / 2, backoff)  # noqa: S311 (jitter, not a secret)
-            if attempt_number == MAX_ATTEMPTS or self._clock() + pause + self._attempt_seconds > deadline:
-                break
-            self._sleep(pause)
-            backoff *= 2
-        raise PublishUnavailable(f"SNS is unavailable ({failure} after {attempt_number} attempts); retry later")
+                successful, failed = self._send(messages[call[0]].topic_arn, pending)
+            except (ClientError, BotoCoreError) as error:
+                failure, reason = failure_of(error)
+                if failure is Failure.PERMANENT:
+                    raise _Stop(Sending(Sent.REFUSED, reason)) from error
+                if failure is Failure.UNKNOWN:
+                    maybe_sent = reason
+                    if not fifo:
+                        raise _Stop(Sending(Sent.UNKNOWN, reason)) from error
+                raise Retryable(reason) from error
+            for entry_id in successful:
+                sendings[int(entry_id)] = Sending(Sent.PUBLISHED)
+                pending.pop(entry_id, None)
+            for entry_id, (code, sender_fault) in failed.items():
+                if sender_fault:
+                    sendings[int(entry_id)] = Sending(Sent.REFUSED, code)
+                    pending.pop(entry_id, None)
+            if pending:
+                codes = [code for entry_id, (code, _) in failed.items() if entry_id in pending]
+                raise Retryable(codes[0] if codes else "NotAcknowledged")
 
-    def _call(self, send: Callable[[], T]) -> T:
-        """One SNS call: `_Transient` for what a retry may fix, `PublishFailed` for what it cannot."""
         try:
-            return send()
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "Unknown")
-            if _is_transient(error):
-                raise _Transient(code) from error
-            raise PublishFailed(f"SNS refused the message ({code})") from error
-        except (BotoConnectionError, HTTPClientError) as error:
-            raise _Transient(type(error).__name__) from error
-        except BotoCoreError as error:
-            raise PublishFailed(f"the message could not be sent to SNS ({type(error).__name__})") from error
+            retrying(attempt, deadline, self._attempt_seconds, self._sleep)
+        except OutOfTime as out_of_time:
+            sendings.update((int(entry_id), _out_of_time(out_of_time, maybe_sent)) for entry_id in pending)
+        except _Stop as stop:
+            sendings.update((int(entry_id), stop.sending) for entry_id in pending)
+        return _CallReport(sendings, attempts)
+
+    def _send(self, topic_arn: str, pending: dict[str, Message]) -> tuple[list[str], dict[str, tuple[str, bool]]]:
+        """One Publish (for one message) or PublishBatch call: the ids SNS took, and those it failed with why."""
+        if len(pending) == 1:
+            [(entry_id, message)] = pending.items()
+            self._client.publish(TopicArn=topic_arn, **_message_params(message))
+            return [entry_id], {}
+        entries: Any = [{"Id": entry_id, **_message_params(message)} for entry_id, message in pending.items()]
+        answer = self._client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+        failed = {
+            failure["Id"]: (failure.get("Code", "Unknown"), bool(failure.get("SenderFault")))
+            for failure in answer.get("Failed", [])
+        }
+        return [success["Id"] for success in answer.get("Successful", [])], failed
 
 
-def _is_transient(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return code in _TRANSIENT_CODES or status == 429 or status >= 500
+def _out_of_time(out_of_time: OutOfTime, maybe_sent: str) -> Sending:
+    """The fate of messages still pending when no attempt fits before the deadline."""
+    if maybe_sent:
+        return Sending(Sent.UNKNOWN, maybe_sent)  # a FIFO message whose answer was lost
+    if out_of_time.attempts:
+        return Sending(Sent.UNSENT, out_of_time.reason)
+    return Sending(Sent.LATE)
+
+
+def _overdue(calls: list[list[int]], started: bool) -> _CallReport:
+    """Calls not done by the deadline: still running, they may be published; never started, they were late."""
+    sending = Sending(Sent.UNKNOWN, "no answer by the deadline") if started else Sending(Sent.LATE)
+    return _CallReport({position: sending for call in calls for position in call}, 0)
 
 
 def _tasks(messages: Sequence[Message]) -> list[list[list[int]]]:
-    """Positions grouped into PublishBatch-sized chunks per topic, and chunks into tasks that may run at once.
+    """Positions grouped into calls per topic, and calls into tasks that may run at once.
 
-    Chunks of a standard topic are independent tasks; a FIFO topic's chunks form
+    Calls to a standard topic are independent tasks; a FIFO topic's calls form
     one task, so that they are published in the order they were sent.
     """
     by_topic: dict[str, list[int]] = {}
@@ -223,32 +207,33 @@ def _tasks(messages: Sequence[Message]) -> list[list[list[int]]]:
         by_topic.setdefault(message.topic_arn, []).append(position)
     tasks: list[list[list[int]]] = []
     for topic, positions in by_topic.items():
-        chunks = _chunks(positions, messages)
+        calls = _calls(positions, messages)
         if topic.endswith(".fifo"):
-            tasks.append(chunks)
+            tasks.append(calls)
         else:
-            tasks.extend([chunk] for chunk in chunks)
+            tasks.extend([call] for call in calls)
     return tasks
 
 
-def _chunks(positions: list[int], messages: Sequence[Message]) -> list[list[int]]:
-    chunks: list[list[int]] = []
+def _calls(positions: list[int], messages: Sequence[Message]) -> list[list[int]]:
+    calls: list[list[int]] = []
     size = 0
     for position in positions:
         message_size = messages[position].size
-        if not chunks or len(chunks[-1]) == BATCH_ENTRIES or size + message_size > BATCH_BYTES:
-            chunks.append([])
+        if not calls or len(calls[-1]) == BATCH_ENTRIES or size + message_size > BATCH_BYTES:
+            calls.append([])
             size = 0
-        chunks[-1].append(position)
+        calls[-1].append(position)
         size += message_size
-    return chunks
+    return calls
 
 
-def _publish_params(message: Message) -> dict[str, Any]:
+def _message_params(message: Message) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "TopicArn": message.topic_arn,
         "Message": message.body,
-        "MessageAttributes": _attributes(message),
+        "MessageAttributes": {
+            name: {"DataType": "String", "StringValue": value} for name, value in message.attributes.items()
+        },
     }
     if message.group_id is not None:
         params["MessageGroupId"] = message.group_id
@@ -257,19 +242,9 @@ def _publish_params(message: Message) -> dict[str, Any]:
     return params
 
 
-def _batch_entry(entry_id: str, message: Message) -> dict[str, Any]:
-    params = _publish_params(message)
-    del params["TopicArn"]
-    return {"Id": entry_id, **params}
-
-
-def _attributes(message: Message) -> dict[str, dict[str, str]]:
-    return {name: {"DataType": "String", "StringValue": value} for name, value in message.attributes.items()}
-
-
 @cache
 def _pool() -> ThreadPoolExecutor:
-    """Threads for concurrent PublishBatch calls, kept for the life of the process."""
+    """Threads for concurrent calls, kept for the life of the process."""
     return ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="publish")
 
 
@@ -277,7 +252,7 @@ def _pool() -> ThreadPoolExecutor:
 def sns_client() -> "SNSClient":
     """One client per process, reused across invocations (creating one costs ~100 ms).
 
-    botocore's own retries are off: `SnsPublisher` retries within a deadline.
+    botocore's own retries are off: `SnsPublisher` retries within the request's deadline.
     """
     return boto3.client(
         "sns",

@@ -16,6 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import Misconfigured
@@ -72,5 +73,9 @@ def ssm_client() -> "SSMClient":
 
 @cache
 def secretsmanager_client() -> "SecretsManagerClient":
-    """One client per process, reused across invocations (webhook secrets use it too)."""
-    return boto3.client("secretsmanager")
+    """One client per process, reused across invocations; webhook deliveries read their secrets with it
+    within their request's deadline, so one attempt is bounded and botocore retries nothing."""
+    return boto3.client(
+        "secretsmanager",
+        config=Config(connect_timeout=0.25, read_timeout=1.0, retries={"total_max_attempts": 1}),
+    )

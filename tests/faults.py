@@ -7,6 +7,8 @@ handling runs against them. The call then never reaches moto; calls past the
 scripted ones do, as usual.
 """
 
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,11 +44,18 @@ def sns_error(status: int, code: str, message: str = "injected") -> Fault:
     return answer
 
 
+def not_connected(model: Any) -> Answer:
+    """No connection to SNS: the request never left, so nothing was published."""
+    raise EndpointConnectionError(endpoint_url=_ENDPOINT)
+
+
 def connection_reset(model: Any) -> Answer:
+    """The connection closed before SNS's answer: from the client's side, SNS may have taken the message."""
     raise ConnectionClosedError(endpoint_url=_ENDPOINT)
 
 
 def read_timeout(model: Any) -> Answer:
+    """No answer within the read timeout: from the client's side, SNS may have taken the message."""
     raise ReadTimeoutError(endpoint_url=_ENDPOINT)
 
 
@@ -88,3 +97,50 @@ def dynamodb_unreachable(operation: str) -> Iterator[None]:
         yield
     finally:
         events.unregister(f"before-call.dynamodb.{operation}", fail)
+
+
+@contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """The URL of an AWS endpoint that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+@contextmanager
+def answers_lost(operation: str, service: str = "sns", times: int = 1_000_000) -> Iterator[None]:
+    """`operation` carried out by AWS, but the answers to its first `times` calls never reaching the service."""
+    remaining = [times]
+
+    def lose(**kwargs: Any) -> None:
+        if remaining[0] > 0:
+            remaining[0] -= 1
+            raise ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com")
+
+    client: Any = sns_client() if service == "sns" else dynamodb_client()
+    client.meta.events.register_first(f"after-call.{service}.{operation}", lose)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(f"after-call.{service}.{operation}", lose)

@@ -31,8 +31,9 @@ from botocore.model import ServiceModel
 
 REPO = Path(__file__).resolve().parent.parent
 API_HANDLER = "api_handler"
-# Operations authorized by another operation's IAM action.
-_AUTHORIZED_AS = {"sns:PublishBatch": "sns:Publish"}
+# Calls that IAM authorizes as other actions: PublishBatch as Publish, and a transaction by its
+# actions (the service's transactions only put items).
+_AUTHORIZED_AS = {"sns:PublishBatch": "sns:Publish", "dynamodb:TransactWriteItems": "dynamodb:PutItem"}
 _CHALICE_EVENT_DECORATORS = frozenset(
     {"authorizer", "lambda_function", "on_s3_event", "on_sns_message", "on_sqs_message", "on_cw_event", "schedule",
      "on_dynamodb_record", "on_kinesis_record", "on_ws_connect", "on_ws_message", "on_ws_disconnect"}

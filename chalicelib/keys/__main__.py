@@ -13,17 +13,18 @@
 is lost, or to keep it out of shell history.
 The table is `API_KEYS_TABLE` (or `--table`) and webhook secrets live under
 `WEBHOOK_SECRETS_PREFIX` in Secrets Manager, both reached through the standard
-AWS configuration (profile, region, `AWS_ENDPOINT_URL`).
+AWS configuration (profile, region, `AWS_ENDPOINT_URL`). An operator's command
+waits as long as the SDK's defaults allow, unlike the request path's clients.
 """
 
 import argparse
 import sys
 from collections.abc import Sequence
 
+import boto3
+
 from chalicelib import config
-from chalicelib.dynamodb import dynamodb_client
 from chalicelib.keys import ACTIVE, DISABLED, KeyStore, Status, hash_key
-from chalicelib.secret_refs import secretsmanager_client
 from chalicelib.webhook import WebhookSecrets
 
 
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "webhook-secret":
         return _webhook_secret(args)
-    store = KeyStore(dynamodb_client(), args.table or config.api_keys_table())
+    store = KeyStore(boto3.client("dynamodb"), args.table or config.api_keys_table())
     if args.command == "create":
         key = store.create(args.account_id)
         print(f"account {args.account_id}: new API key (shown only now, store it safely):", file=sys.stderr)
@@ -59,7 +60,7 @@ def _webhook_secret(args: argparse.Namespace) -> int:
     if prefix is None:
         print("WEBHOOK_SECRETS_PREFIX is not set", file=sys.stderr)
         return 1
-    secrets = WebhookSecrets(secretsmanager_client(), prefix)
+    secrets = WebhookSecrets(boto3.client("secretsmanager"), prefix)
     if args.delete:
         secrets.delete(args.account_id)
         print(f"account {args.account_id}: webhook secret deleted", file=sys.stderr)

@@ -9,7 +9,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint_all, lint_file
 
 from chalicelib.authorizer import CACHE_TTL_SECONDS
-from chalicelib.publisher import DEADLINE_SECONDS
+from chalicelib.deadline import BUDGET_SECONDS
 from tests.deploy.conftest import STAGES
 from tools.deploy import INFRA_TEMPLATE, gateway_responses
 
@@ -55,7 +55,7 @@ def test_the_view_outlasts_its_publish_deadline_and_the_authorizer_ends_before_s
     resources = packaged[stage]["Resources"]
     view, authorizer = resources["APIHandler"]["Properties"], resources["ApiKeyAuthorizer"]["Properties"]
     # The view answers 503 itself when SNS is out of time, rather than Lambda cutting it off.
-    assert DEADLINE_SECONDS + 1 < view["Timeout"] <= SEGMENT_TIMEOUT_SECONDS + 1
+    assert BUDGET_SECONDS + 1 < view["Timeout"] <= SEGMENT_TIMEOUT_SECONDS + 1
     assert authorizer["Timeout"] < SEGMENT_TIMEOUT_SECONDS
     assert view["MemorySize"] == authorizer["MemorySize"] == 512
 

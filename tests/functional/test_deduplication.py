@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.dedup import IN_PROGRESS_SECONDS, RETENTION_SECONDS, record_key
+from chalicelib.config import DEFAULT_CLAIM_SECONDS
+from chalicelib.dedup import RETENTION_SECONDS, record_key
 from chalicelib.publisher import sns_client
 from tests.aws import DEDUP_TABLE, Deployment
 from tests.conftest import Api, answer_of, configure
-from tests.faults import THROTTLED, dynamodb_unreachable, sns_publish_faults
+from tests.faults import THROTTLED, answers_lost, dynamodb_unreachable, sns_publish_faults
+from tests.functional.test_request_log import log_lines
 
 EVENT = {"type": "identify", "userId": "u1", "messageId": "m-1"}
 
@@ -99,7 +101,8 @@ def test_a_delivery_while_the_first_is_still_publishing_is_a_503(deduplicating: 
     events.unregister("before-call.sns.Publish", slow_sns)
     # THEN it is told to retry, and the event is published once
     assert concurrent.status_code == 503
-    assert "in progress" in answer_of(concurrent)["message"]
+    assert "held by another delivery" in answer_of(concurrent)["message"]
+    assert 1 <= int(concurrent.headers["Retry-After"]) <= DEFAULT_CLAIM_SECONDS
     assert answers[0].status_code == 200
     assert message_ids(deployment) == ["m-1"]
 
@@ -113,7 +116,7 @@ def test_a_claim_left_by_a_request_that_died_expires(deduplicating: tuple[Api, D
     )
     assert api.post(EVENT).status_code == 200
     assert message_ids(deployment) == ["m-1"]
-    assert IN_PROGRESS_SECONDS <= 60
+    assert DEFAULT_CLAIM_SECONDS <= 60
 
 
 def test_a_dedup_table_that_cannot_be_read_is_a_503_and_nothing_is_published(
@@ -163,7 +166,7 @@ def test_a_batch_with_an_event_in_progress_elsewhere_is_a_503_after_publishing_t
     deduplicating: tuple[Api, Deployment],
 ) -> None:
     api, deployment = deduplicating
-    later = int(time.time()) + IN_PROGRESS_SECONDS
+    later = int(time.time()) + DEFAULT_CLAIM_SECONDS
     deployment.dynamodb.put_item(
         TableName=DEDUP_TABLE,
         Item={"id": {"S": record_key("1234", "m-2")}, "status": {"S": "in_progress"}, "expiration": {"N": str(later)}},
@@ -190,3 +193,97 @@ def test_without_a_dedup_table_delivery_is_at_least_once(api: Api, deployment: D
     api.post(EVENT)
     api.post(EVENT)
     assert message_ids(deployment) == ["m-1", "m-1"]
+
+
+def test_a_publish_whose_answer_was_lost_keeps_its_claim_until_the_window_ends(
+    deduplicating: tuple[Api, Deployment], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, deployment = deduplicating
+    monkeypatch.setenv("DEDUP_CLAIM_SECONDS", "7")
+    # GIVEN SNS takes the event, but its answer never arrives
+    before = int(time.time())
+    with answers_lost("Publish"):
+        first = api.post(EVENT)
+    # THEN Segment is told to retry after the claim window, and the claim is kept, not released
+    assert first.status_code == 503
+    assert first.headers["Retry-After"] == "7"
+    record = deployment.dedup_records()[record_key("1234", "m-1")]
+    assert record["status"] == "in_progress"
+    assert before + 7 <= int(record["expiration"]) <= time.time() + 7
+    # WHEN Segment redelivers within the window
+    again = api.post(EVENT)
+    # THEN it waits, and nothing is published a second time
+    assert again.status_code == 503
+    assert 1 <= int(again.headers["Retry-After"]) <= 7
+    assert message_ids(deployment) == ["m-1"]
+    # WHEN it redelivers after the window: published again, the one copy an unknown outcome may add
+    expire_claims(deployment)
+    assert api.post(EVENT).status_code == 200
+    assert message_ids(deployment) == ["m-1"]
+    assert api.post(EVENT).status_code == 200
+    assert message_ids(deployment) == []
+
+
+def test_a_claim_whose_answer_was_lost_is_retried_and_recognized_as_its_own(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, deployment = deduplicating
+    # GIVEN DynamoDB writes the claim, but its answer is lost
+    with answers_lost("PutItem", service="dynamodb", times=1):
+        response = api.post(EVENT)
+    # THEN the retried claim finds its own record, not another delivery's: the event is published once
+    assert response.status_code == 200
+    assert message_ids(deployment) == ["m-1"]
+
+
+@pytest.mark.parametrize("setting", ["4", "0", "-1", "thirty"])
+def test_a_claim_window_shorter_than_a_request_is_a_misconfiguration(
+    deduplicating: tuple[Api, Deployment], monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    api, deployment = deduplicating
+    monkeypatch.setenv("DEDUP_CLAIM_SECONDS", setting)
+    response = api.post(EVENT)
+    assert response.status_code == 500
+    assert answer_of(response) == {
+        "message": "this deployment is misconfigured: DEDUP_CLAIM_SECONDS must be a whole number of seconds, at least 5"
+    }
+    assert message_ids(deployment) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "claim"), [(EVENT, "PutItem"), (batch("m-1", "m-2"), "TransactWriteItems")], ids=["event", "batch"]
+)
+def test_an_unreachable_dedup_table_has_its_own_reason_not_a_concurrent_delivery(
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], body: dict[str, Any], claim: str
+) -> None:
+    api, deployment = deduplicating
+    with dynamodb_unreachable(claim):
+        response = api.post(body, path="/v1/batch" if "batch" in body else "/v1/segment")
+    assert response.status_code == 503
+    assert "the deduplication table is unavailable (EndpointConnectionError)" in answer_of(response)["message"]
+    [line] = log_lines(capsys.readouterr().out, "request")
+    assert line["reason"] == "DedupUnavailable"
+    assert message_ids(deployment) == []
+
+
+def test_a_completion_that_could_not_be_written_is_logged(
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api, _ = deduplicating
+    with dynamodb_unreachable("BatchWriteItem"):
+        response = api.post(batch("m-1", "m-2"), path="/v1/batch")
+    assert response.status_code == 200
+    [line] = log_lines(capsys.readouterr().out, "request")
+    assert (line["published"], line["claims_unsettled"]) == (2, 2)
+
+
+def expire_claims(deployment: Deployment) -> None:
+    """What the claim window's end does to the claims still in progress."""
+    for key, record in deployment.dedup_records().items():
+        if record["status"] == "in_progress":
+            deployment.dynamodb.update_item(
+                TableName=DEDUP_TABLE,
+                Key={"id": {"S": key}},
+                UpdateExpression="SET expiration = :past",
+                ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+            )

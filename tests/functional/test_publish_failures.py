@@ -1,19 +1,19 @@
 """What Segment is told when SNS fails: 503 to retry a transient failure, 500 for a misconfiguration.
 
 Never a 2xx unless SNS acknowledged; the answer always comes before Segment's
-5-second timeout, even when SNS does not answer at all.
+5-second timeout, even when SNS does not answer at all. A publish whose answer
+was lost may have been published, so on a standard topic it is not retried.
 """
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from chalice.test import Client
 
 from chalicelib.publisher import sns_client
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of
+from tests.conftest import Api, answer_of, configure
 from tests.faults import (
     ACCESS_DENIED,
     INTERNAL_ERROR,
@@ -22,7 +22,9 @@ from tests.faults import (
     UNAVAILABLE,
     Fault,
     connection_reset,
+    not_connected,
     read_timeout,
+    silent_endpoint,
     sns_publish_faults,
 )
 
@@ -34,7 +36,7 @@ def name(fault: Fault) -> str:
     return fault.__name__
 
 
-@pytest.mark.parametrize("fault", [THROTTLED, INTERNAL_ERROR, UNAVAILABLE, connection_reset, read_timeout], ids=name)
+@pytest.mark.parametrize("fault", [THROTTLED, INTERNAL_ERROR, UNAVAILABLE, not_connected], ids=name)
 def test_a_transient_failure_is_retried_and_the_event_published_once(
     api: Api, deployment: Deployment, fault: Fault
 ) -> None:
@@ -47,7 +49,7 @@ def test_a_transient_failure_is_retried_and_the_event_published_once(
     assert [item.event["messageId"] for item in deployment.delivered("identify")] == ["m-1"]
 
 
-@pytest.mark.parametrize("fault", [THROTTLED, INTERNAL_ERROR, UNAVAILABLE, connection_reset], ids=name)
+@pytest.mark.parametrize("fault", [THROTTLED, INTERNAL_ERROR, UNAVAILABLE, not_connected], ids=name)
 def test_a_failure_that_outlasts_the_retries_is_a_503_and_nothing_is_published(
     api: Api, deployment: Deployment, fault: Fault
 ) -> None:
@@ -57,8 +59,36 @@ def test_a_failure_that_outlasts_the_retries_is_a_503_and_nothing_is_published(
         elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert "retry" in answer_of(response)["message"]
+    assert response.headers["Retry-After"] == "5"
     assert elapsed < SEGMENT_TIMEOUT_SECONDS
     assert deployment.delivered_anywhere() == []
+
+
+@pytest.mark.parametrize("fault", [read_timeout, connection_reset], ids=name)
+def test_a_publish_whose_answer_was_lost_is_not_retried_on_a_standard_topic(
+    api: Api, deployment: Deployment, fault: Fault
+) -> None:
+    # GIVEN SNS's answer to the first Publish is lost
+    with sns_publish_faults(fault, fault) as pending:
+        response = api.post(EVENT)
+    # THEN it is not sent again in the request, and Segment is told to retry later
+    assert len(pending) == 1, "a publish that may have reached SNS is not retried"
+    assert response.status_code == 503
+    assert answer_of(response)["message"].startswith("the event is perhaps published: SNS did not answer")
+    assert response.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("fault", [read_timeout, connection_reset], ids=name)
+def test_a_publish_whose_answer_was_lost_is_retried_on_a_fifo_topic_which_drops_repeats(
+    client: Client, aws: None, monkeypatch: pytest.MonkeyPatch, fault: Fault
+) -> None:
+    deployment = Deployment(fifo=True)
+    deployment.add_topics()
+    configure(monkeypatch, deployment)
+    with sns_publish_faults(fault) as pending:
+        response = Api(client, deployment.create_key()).post(EVENT)
+    assert (pending, response.status_code) == ([], 200)
+    assert [item.event["messageId"] for item in deployment.delivered("identify")] == ["m-1"]
 
 
 @pytest.mark.parametrize(("fault", "code"), [(TOPIC_NOT_FOUND, "NotFound"), (ACCESS_DENIED, "AuthorizationError")])
@@ -84,30 +114,10 @@ def test_a_topic_that_does_not_exist_is_a_500(
 @pytest.fixture
 def silent_sns(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An SNS endpoint that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", f"http://127.0.0.1:{listener.getsockname()[1]}")
-    sns_client.cache_clear()
-    yield
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    listener.close()
+    with silent_endpoint() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", url)
+        sns_client.cache_clear()
+        yield
     sns_client.cache_clear()
 
 

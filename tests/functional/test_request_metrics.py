@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.publisher import MAX_ATTEMPTS
+from chalicelib.deadline import MAX_ATTEMPTS
 from tests.aws import Deployment
 from tests.conftest import Api
 from tests.faults import THROTTLED, TOPIC_NOT_FOUND, Fault, sns_publish_faults

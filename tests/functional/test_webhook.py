@@ -1,16 +1,21 @@
 """POST /v1/webhook/{account_id}: Segment's Webhooks destination, authenticated by X-Signature."""
 
 import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
+from chalicelib import webhook
+from chalicelib.deadline import Deadline
 from chalicelib.keys.__main__ import main as keys_command
 from chalicelib.secret_refs import secretsmanager_client
-from chalicelib.webhook import WebhookSecrets, sign
+from chalicelib.webhook import CACHE_SECONDS, WebhookSecrets, sign
 from tests.aws import Deployment
 from tests.conftest import answer_of
+from tests.faults import silent_endpoint
 
 PREFIX = "emma-segment/test/webhook/"
 EVENT = json.dumps({"type": "identify", "userId": "u1", "messageId": "m-1"}).encode()
@@ -110,13 +115,86 @@ class FakeClock:
         return self.now
 
 
+def in_time() -> Deadline:
+    return Deadline.after(4.0)
+
+
 def test_a_rotated_secret_is_picked_up_once_the_cached_one_stops_matching(secrets: WebhookSecrets) -> None:
     clock = FakeClock()
     cached = WebhookSecrets(secretsmanager_client(), PREFIX, clock=clock)
     old = secrets.put("42")
-    assert cached.matches("42", EVENT, sign(EVENT, old))
+    assert cached.matches("42", EVENT, sign(EVENT, old), in_time())
     new = secrets.put("42")
-    assert not cached.matches("42", EVENT, sign(EVENT, new)), "refreshed at most every few seconds"
+    assert not cached.matches("42", EVENT, sign(EVENT, new), in_time()), "refreshed at most every few seconds"
     clock.now += 6
-    assert cached.matches("42", EVENT, sign(EVENT, new))
-    assert not cached.matches("42", EVENT, sign(EVENT, old))
+    assert cached.matches("42", EVENT, sign(EVENT, new), in_time())
+    assert not cached.matches("42", EVENT, sign(EVENT, old), in_time())
+
+
+@pytest.fixture
+def secret_reads() -> Iterator[list[str]]:
+    """The ids of the secrets the service reads from Secrets Manager, in order."""
+    reads: list[str] = []
+
+    def count(params: dict[str, Any], **kwargs: Any) -> None:
+        reads.append(params["SecretId"].removeprefix(PREFIX))
+
+    events: Any = secretsmanager_client().meta.events
+    events.register("before-parameter-build.secrets-manager.GetSecretValue", count)
+    yield reads
+    events.unregister("before-parameter-build.secrets-manager.GetSecretValue", count)
+
+
+def test_an_unknown_account_is_looked_up_once_per_cache_period_however_often_it_is_tried(
+    secrets: WebhookSecrets, secret_reads: list[str]
+) -> None:
+    # GIVEN a cache in front of Secrets Manager, and an account that has no secret
+    clock = FakeClock()
+    cached = WebhookSecrets(secretsmanager_client(), PREFIX, clock=clock)
+    # WHEN deliveries for it keep coming with made-up signatures, for most of a cache period
+    for _ in range(20):
+        assert not cached.matches("404", EVENT, sign(EVENT, "guess"), in_time())
+        clock.now += (CACHE_SECONDS - 1) / 20
+    # THEN the account was looked up once, and again only once the period is over
+    assert secret_reads == ["404"]
+    clock.now += 1
+    cached.matches("404", EVENT, sign(EVENT, "guess"), in_time())
+    assert secret_reads == ["404", "404"]
+
+
+def test_the_cache_keeps_the_most_recently_used_accounts_up_to_its_limit(
+    secrets: WebhookSecrets, secret_reads: list[str]
+) -> None:
+    # GIVEN a cache of three accounts, full
+    cached = WebhookSecrets(secretsmanager_client(), PREFIX, clock=FakeClock(), max_accounts=3)
+    for account in ("1", "2", "3"):
+        cached.matches(account, EVENT, "0" * 40, in_time())
+    # WHEN account 1 is used again and a fourth account arrives
+    cached.matches("1", EVENT, "0" * 40, in_time())
+    cached.matches("4", EVENT, "0" * 40, in_time())
+    # THEN the least recently used account (2) was dropped: only it is read again
+    for account in ("1", "3", "4", "2"):
+        cached.matches(account, EVENT, "0" * 40, in_time())
+    assert secret_reads == ["1", "2", "3", "4", "2"]
+
+
+def test_a_secrets_manager_that_hangs_is_a_503_within_segments_timeout(
+    client: Client, deployment: Deployment, secrets: WebhookSecrets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN Secrets Manager accepts connections and never answers
+    with silent_endpoint() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
+        secretsmanager_client.cache_clear()
+        webhook._secrets.cache_clear()
+        # WHEN a signed delivery arrives
+        started = time.monotonic()
+        response = post(client, "42", EVENT, sign(EVENT, "the secret"))
+        elapsed = time.monotonic() - started
+    secretsmanager_client.cache_clear()
+    webhook._secrets.cache_clear()
+    # THEN Segment is told to retry, in time, and nothing is published
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "ReadTimeoutError" in answer_of(response)["message"]
+    assert elapsed < 4.5
+    assert deployment.delivered_anywhere() == []

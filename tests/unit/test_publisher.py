@@ -1,15 +1,16 @@
-"""SnsPublisher against botocore's Stubber: exact Publish parameters and the retry policy."""
+"""SnsPublisher against botocore's Stubber: exact parameters, the retry policy and the deadline."""
 
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from chalicelib.errors import PublishFailed, PublishUnavailable
+from chalicelib.deadline import MAX_ATTEMPTS, Deadline
 from chalicelib.messages import Message
-from chalicelib.publisher import MAX_ATTEMPTS, SnsPublisher
+from chalicelib.publisher import Report, Sending, Sent, SnsPublisher
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:segment-identify"
 MESSAGE = Message(
@@ -23,10 +24,11 @@ EXPECTED = {
         "source": {"DataType": "String", "StringValue": "segment"},
     },
 }
+PUBLISHED = Sending(Sent.PUBLISHED)
 
 
 class FakeTime:
-    """A clock that only moves when the publisher sleeps, or when a call is slow."""
+    """A clock that only moves when the publisher sleeps, or when a test says a call was slow."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -39,22 +41,25 @@ class FakeTime:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def deadline(self, seconds: float = 4.0) -> Deadline:
+        return Deadline(self.now + seconds, self.clock)
+
 
 @pytest.fixture
 def client() -> Any:
     return boto3.client("sns", region_name="us-east-1", config=Config(connect_timeout=0.5, read_timeout=1.0))
 
 
-def publisher(client: Any, time: FakeTime, deadline: float = 4.0) -> SnsPublisher:
-    return SnsPublisher(client, deadline_seconds=deadline, clock=time.clock, sleep=time.sleep)
+def publish(client: Any, time: FakeTime, *messages: Message, deadline: float = 4.0) -> Report:
+    return SnsPublisher(client, clock=time.clock, sleep=time.sleep).publish(messages, time.deadline(deadline))
 
 
-def test_publish_sends_the_topic_body_and_string_attributes(client: Any) -> None:
+def test_one_message_is_sent_with_publish_its_topic_body_and_string_attributes(client: Any) -> None:
     with Stubber(client) as stub:
         stub.add_response("publish", {"MessageId": "sns-1"}, EXPECTED)
-        published = publisher(client, FakeTime()).publish(MESSAGE)
+        report = publish(client, FakeTime(), MESSAGE)
         stub.assert_no_pending_responses()
-    assert (published.sns_message_id, published.attempts) == ("sns-1", 1)
+    assert (report.sendings, report.attempts) == ([PUBLISHED], 1)
 
 
 def test_fifo_messages_carry_their_group_and_deduplication_ids(client: Any) -> None:
@@ -68,7 +73,7 @@ def test_fifo_messages_carry_their_group_and_deduplication_ids(client: Any) -> N
     }
     with Stubber(client) as stub:
         stub.add_response("publish", {"MessageId": "sns-1"}, expected)
-        publisher(client, FakeTime()).publish(fifo)
+        assert publish(client, FakeTime(), fifo).sendings == [PUBLISHED]
 
 
 @pytest.mark.parametrize(
@@ -81,12 +86,11 @@ def test_transient_errors_are_retried_with_growing_jittered_pauses(client: Any, 
         stub.add_client_error("publish", service_error_code=code, http_status_code=status)
         stub.add_client_error("publish", service_error_code=code, http_status_code=status)
         stub.add_response("publish", {"MessageId": "sns-1"}, EXPECTED)
-        published = publisher(client, time).publish(MESSAGE)
-    assert published.attempts == 3
+        report = publish(client, time, MESSAGE)
+    assert (report.sendings, report.attempts) == ([PUBLISHED], 3)
     first, second = time.sleeps
     assert 0.025 <= first <= 0.05 and 0.05 <= second <= 0.1
-    assert published.seconds == first + second
-    assert published.seconds == first + second
+    assert report.seconds == first + second
 
 
 @pytest.mark.parametrize(
@@ -95,43 +99,64 @@ def test_transient_errors_are_retried_with_growing_jittered_pauses(client: Any, 
 def test_refusals_are_not_retried(client: Any, code: str, status: int) -> None:
     with Stubber(client) as stub:
         stub.add_client_error("publish", service_error_code=code, http_status_code=status)
-        with pytest.raises(PublishFailed, match=code):
-            publisher(client, FakeTime()).publish(MESSAGE)
+        report = publish(client, FakeTime(), MESSAGE)
+        stub.assert_no_pending_responses()
+    assert (report.sendings, report.attempts) == ([Sending(Sent.REFUSED, code)], 1)
 
 
 def test_retries_stop_after_the_attempt_limit(client: Any) -> None:
     with Stubber(client) as stub:
         for _ in range(MAX_ATTEMPTS):
             stub.add_client_error("publish", service_error_code="Throttling", http_status_code=400)
-        with pytest.raises(PublishUnavailable, match=f"Throttling after {MAX_ATTEMPTS} attempts"):
-            publisher(client, FakeTime()).publish(MESSAGE)
+        report = publish(client, FakeTime(), MESSAGE)
         stub.assert_no_pending_responses()
+    assert (report.sendings, report.attempts) == ([Sending(Sent.UNSENT, "Throttling")], MAX_ATTEMPTS)
 
 
 def test_no_attempt_starts_that_could_outlast_the_deadline(client: Any) -> None:
-    # GIVEN the first attempt fails after 2.6 s of the 4 s budget
+    # GIVEN 2.4 s of the budget are left, and one attempt may take 1.5 s (its connect and read timeouts)
     time = FakeTime()
-    readings = iter([0.0, 2.6])
     with Stubber(client) as stub:
         stub.add_client_error("publish", service_error_code="Throttling", http_status_code=400)
         stub.add_response("publish", {"MessageId": "never"}, EXPECTED)
-        slow = SnsPublisher(client, deadline_seconds=4.0, clock=lambda: next(readings), sleep=time.sleep)
-        # THEN a second attempt, which may take 1.5 s, would end past the deadline and is not made
-        with pytest.raises(PublishUnavailable, match="after 1 attempts"):
-            slow.publish(MESSAGE)
+        # WHEN the first attempt fails after 1 s
+        slow: Any = client.meta.events
+        slow.register("before-parameter-build.sns.Publish", lambda **kwargs: setattr(time, "now", time.now + 1.0))
+        report = publish(client, time, MESSAGE, deadline=2.4)
+    # THEN a second attempt, which could end past the deadline, is not made
+    assert (report.sendings, report.attempts) == ([Sending(Sent.UNSENT, "Throttling")], 1)
     assert time.sleeps == []
 
 
-def test_attempts_continue_while_they_fit_before_the_deadline(client: Any) -> None:
-    time = FakeTime()
-    # Readings: the start, before the retry, when SNS answered.
-    readings = iter([0.0, 2.4, 2.6])
+def test_nothing_is_sent_when_no_attempt_fits_before_the_deadline(client: Any) -> None:
     with Stubber(client) as stub:
-        stub.add_client_error("publish", service_error_code="Throttling", http_status_code=400)
-        stub.add_response("publish", {"MessageId": "sns-1"}, EXPECTED)
-        patient = SnsPublisher(client, deadline_seconds=4.0, clock=lambda: next(readings), sleep=time.sleep)
-        published = patient.publish(MESSAGE)
-    assert (published.attempts, published.seconds) == (2, 2.6)
+        report = publish(client, FakeTime(), MESSAGE, deadline=1.4)
+        stub.assert_no_pending_responses()
+    assert (report.sendings, report.attempts) == ([Sending(Sent.LATE)], 0)
+
+
+@pytest.mark.parametrize("error", [ReadTimeoutError, ConnectionClosedError])
+def test_a_lost_answer_is_not_retried_on_a_standard_topic_but_is_on_a_fifo_topic(client: Any, error: Any) -> None:
+    fifo = Message(TOPIC + ".fifo", "{}", {}, "m-1", group_id="g", deduplication_id="d")
+    lost = error(endpoint_url="https://sns.us-east-1.amazonaws.com")
+    with Stubber(client) as stub:
+        # The Stubber answers instead of SNS; the hook stands for the answer lost on its way back.
+        stub.add_response("publish", {"MessageId": "sns-1"})
+        stub.add_response("publish", {"MessageId": "sns-2"})
+        stub.add_response("publish", {"MessageId": "sns-3"})
+        hooks: Any = client.meta.events
+        answers = iter([lost, lost, None])
+
+        def lose(**kwargs: Any) -> None:
+            failure = next(answers)
+            if failure is not None:
+                raise failure
+
+        hooks.register("after-call.sns.Publish", lose)
+        standard = publish(client, FakeTime(), MESSAGE)
+        retried = publish(client, FakeTime(), fifo)
+    assert (standard.sendings, standard.attempts) == ([Sending(Sent.UNKNOWN, error.__name__)], 1)
+    assert (retried.sendings, retried.attempts) == ([PUBLISHED], 2)
 
 
 def batch_of(count: int) -> list[Message]:
@@ -146,7 +171,7 @@ def entry(n: int) -> dict[str, Any]:
     }
 
 
-def test_publish_batch_retries_only_the_entries_sns_failed_transiently(client: Any) -> None:
+def test_a_batch_retries_only_the_entries_sns_failed_transiently(client: Any) -> None:
     with Stubber(client) as stub:
         stub.add_response(
             "publish_batch",
@@ -160,24 +185,22 @@ def test_publish_batch_retries_only_the_entries_sns_failed_transiently(client: A
             {"TopicArn": TOPIC, "PublishBatchRequestEntries": [entry(0), entry(1), entry(2)]},
         )
         stub.add_response(
-            "publish_batch",
-            {"Successful": [{"Id": "1", "MessageId": "s1"}], "Failed": []},
-            {"TopicArn": TOPIC, "PublishBatchRequestEntries": [entry(1)]},
+            "publish",
+            {"MessageId": "s1"},
+            {"TopicArn": TOPIC, "Message": "{}", "MessageAttributes": entry(1)["MessageAttributes"]},
         )
-        outcome = publisher(client, FakeTime()).publish_batch(batch_of(3))
+        report = publish(client, FakeTime(), *batch_of(3))
         stub.assert_no_pending_responses()
-    assert outcome.unavailable == {}
-    assert outcome.refused == {2: "InvalidParameter"}
-    assert outcome.attempts == 2
+    assert report.sendings == [PUBLISHED, PUBLISHED, Sending(Sent.REFUSED, "InvalidParameter")]
+    assert report.attempts == 2
 
 
-def test_publish_batch_reports_what_stays_unacknowledged_at_the_deadline(client: Any) -> None:
+def test_a_batch_reports_what_stays_unacknowledged_at_the_deadline(client: Any) -> None:
     with Stubber(client) as stub:
         for _ in range(MAX_ATTEMPTS):
             stub.add_client_error("publish_batch", service_error_code="Throttling", http_status_code=400)
-        outcome = publisher(client, FakeTime()).publish_batch(batch_of(2))
-    assert set(outcome.unavailable) == {0, 1}
-    assert "Throttling" in outcome.unavailable[0]
+        report = publish(client, FakeTime(), *batch_of(2))
+    assert report.sendings == [Sending(Sent.UNSENT, "Throttling")] * 2
 
 
 def test_a_fifo_topics_batch_is_sent_ten_entries_per_call_in_order(client: Any) -> None:
@@ -197,6 +220,16 @@ def test_a_fifo_topics_batch_is_sent_ten_entries_per_call_in_order(client: Any) 
                 {"Successful": [{"Id": str(n), "MessageId": f"s{n}"} for n in ids], "Failed": []},
                 {"TopicArn": TOPIC + ".fifo", "PublishBatchRequestEntries": [fifo_entry(n) for n in ids]},
             )
-        outcome = publisher(client, FakeTime()).publish_batch(fifo)
+        report = publish(client, FakeTime(), *fifo)
         stub.assert_no_pending_responses()
-    assert (outcome.unavailable, outcome.refused) == ({}, {})
+    assert report.sendings == [PUBLISHED] * 25
+
+
+def test_a_fifo_topic_stops_at_the_first_call_not_published_so_that_order_holds(client: Any) -> None:
+    fifo = [Message(TOPIC + ".fifo", "{}", {}, f"m-{n}", group_id="g", deduplication_id=f"d{n}") for n in range(15)]
+    with Stubber(client) as stub:
+        stub.add_client_error("publish_batch", service_error_code="NotFound", http_status_code=404)
+        report = publish(client, FakeTime(), *fifo)
+        stub.assert_no_pending_responses()
+    assert report.sendings[:10] == [Sending(Sent.REFUSED, "NotFound")] * 10
+    assert report.sendings[10:] == [Sending(Sent.HELD_BACK)] * 5

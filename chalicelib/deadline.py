@@ -1,0 +1,139 @@
+"""One deadline per request, and retries that never outlast it.
+
+Segment waits about 5 seconds for an answer, then counts the delivery as
+failed and sends it again, while the first may still be running. So each
+request gets one deadline when its handler starts, and everything it does is
+measured against it: claims in the dedup table, publishes, their retries,
+settling the claims, and work still queued for a thread. No AWS call starts
+that its socket timeouts could let end after the deadline; what is not done
+by then is answered 503. The Lambda function's own timeout, a second later,
+is never what ends a request.
+"""
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, wait
+from typing import Any, TypeVar
+
+# From the handler's start. The rest of Segment's 5 seconds is for API Gateway,
+# the authorizer when its cache misses, a cold start, and the answer's way back.
+BUDGET_SECONDS = 4.0
+# Left to Lambda, when its own timeout is nearer than the budget, to write the log line and answer.
+LAMBDA_MARGIN_SECONDS = 0.25
+MAX_ATTEMPTS = 5
+FIRST_BACKOFF_SECONDS = 0.05
+# How long past a deadline a thread's call may still be finishing: its attempt started in time.
+GRACE_SECONDS = 0.25
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+Late = TypeVar("Late")
+
+
+class Deadline:
+    """A moment on a monotonic clock by which a request's work must be done."""
+
+    def __init__(self, at: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.at = at
+        self._clock = clock
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> "Deadline":
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        """Seconds left, never negative."""
+        return max(0.0, self.at - self._clock())
+
+    def allows(self, seconds: float) -> bool:
+        """True if something that takes `seconds` can still end in time."""
+        return self._clock() + seconds <= self.at
+
+    def earlier_by(self, seconds: float) -> "Deadline":
+        """The deadline for work that must leave `seconds` after it (settling claims, say)."""
+        return Deadline(self.at - seconds, self._clock)
+
+
+def request_deadline(lambda_context: Any) -> Deadline:
+    """The deadline of a request whose handler starts now: the budget, or Lambda's remaining time if sooner."""
+    seconds = BUDGET_SECONDS
+    remaining_ms = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    if callable(remaining_ms):
+        seconds = min(seconds, remaining_ms() / 1000 - LAMBDA_MARGIN_SECONDS)
+    return Deadline.after(max(seconds, 0.0))
+
+
+def attempt_seconds(client: Any) -> float:
+    """The longest one call of a botocore `client` can take: its connect and read timeouts."""
+    timeouts = client.meta.config
+    return float(timeouts.connect_timeout) + float(timeouts.read_timeout)
+
+
+def run_concurrently(
+    function: Callable[[Item], T],
+    items: Sequence[Item],
+    deadline: Deadline,
+    pool: Executor,
+    overdue: Callable[[Item, bool], Late],
+) -> list[T | Late]:
+    """`function` of each item, several at a time on `pool`, waiting for them no longer than the deadline.
+
+    A single item runs in the calling thread, sparing it the hop. What has not
+    finished in time stands as `overdue(item, started)`: an item still queued
+    is never started; one still running is given up on, and may yet finish.
+    """
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    futures = [pool.submit(function, item) for item in items]
+    done, _ = wait(futures, timeout=deadline.remaining() + GRACE_SECONDS)
+    return [
+        future.result() if future in done else overdue(item, not future.cancel())
+        for item, future in zip(items, futures, strict=True)
+    ]
+
+
+class Retryable(Exception):
+    """A failure that a later attempt may not meet; `reason` names it for answers and logs."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class OutOfTime(Exception):
+    """No further attempt fits before the deadline; `reason` is the last failure met."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+def retrying(
+    attempt: Callable[[], T],
+    deadline: Deadline,
+    attempt_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[T, int]:
+    """`attempt`'s result and the attempts it took, retrying `Retryable` failures with jittered backoff.
+
+    `attempt_seconds` is the longest one attempt can take (its socket
+    timeouts): no attempt starts unless that much time is left. Any other
+    exception is `attempt`'s own and passes through.
+    """
+    backoff = FIRST_BACKOFF_SECONDS
+    reason = "no time was left to try"
+    attempts = 0
+    while deadline.allows(attempt_seconds):
+        attempts += 1
+        try:
+            return attempt(), attempts
+        except Retryable as failure:
+            reason = failure.reason
+        pause = random.uniform(backoff / 2, backoff)  # noqa: S311 (jitter, not a secret)
+        if attempts == MAX_ATTEMPTS or not deadline.allows(pause + attempt_seconds):
+            break
+        sleep(pause)
+        backoff *= 2
+    raise OutOfTime(reason, attempts)

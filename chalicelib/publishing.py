@@ -1,0 +1,203 @@
+"""A request's events from claim to answer: each published at most once, all within the deadline.
+
+Every ingest route hands its messages to `publish_once`, a single event as a
+batch of one:
+
+1. claim them all in the dedup table (without one, every claim is granted);
+2. publish the newly claimed ones;
+3. settle: complete the claims of what SNS took, release those of what it
+   did not take, and keep those whose outcome is unknown, so that a
+   redelivery waits for the claim window instead of publishing again.
+
+Each event ends with one `Outcome`, kept by messageId, and the answer and the
+log line are built from those outcomes alone.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from chalicelib.deadline import Deadline
+from chalicelib.dedup import CLAIMS_PER_CALL, AtLeastOnce, ClaimState, DedupTable, deduplication, record_key
+from chalicelib.errors import (
+    RETRY_AFTER_SECONDS,
+    DeadlineReached,
+    DedupUnavailable,
+    IngestError,
+    InProgress,
+    PublishFailed,
+    PublishOutcomeUnknown,
+    PublishUnavailable,
+    Unavailable,
+)
+from chalicelib.messages import Message
+from chalicelib.publisher import Sent, SnsPublisher, get_publisher
+
+
+class Outcome(Enum):
+    """What became of one event; where one messageId is sent twice in a request, the first listed stands."""
+
+    REFUSED = "refused"  # SNS refused it for a reason that needs an operator
+    UNCLAIMED = "unclaimed"  # the dedup table failed on every attempt, or refused: not published
+    UNSENT = "unsent"  # SNS failed on every attempt: not published
+    UNKNOWN = "unknown"  # sent, but SNS's answer was lost: it may have been published
+    IN_PROGRESS = "in_progress"  # another delivery holds its claim: not published here
+    HELD_BACK = "held_back"  # an earlier message of its FIFO topic was not published: neither is it
+    LATE = "late"  # no time was left before the deadline to claim or publish it
+    PUBLISHED = "published"  # SNS acknowledged it, in this request
+    DUPLICATE = "duplicates"  # published by an earlier delivery
+
+
+_ORDER = list(Outcome)
+_DONE = (Outcome.PUBLISHED, Outcome.DUPLICATE)
+# What the answer says of events that are not done, most pressing first.
+_SAID = {
+    Outcome.REFUSED: "refused by SNS ({})",
+    Outcome.UNCLAIMED: "not published: the deduplication table is unavailable ({})",
+    Outcome.UNSENT: "not published: SNS is unavailable ({})",
+    Outcome.UNKNOWN: "perhaps published: SNS did not answer ({})",
+    Outcome.IN_PROGRESS: "held by another delivery of the same messageId",
+    Outcome.HELD_BACK: "held back behind an earlier message of their FIFO topic",
+    Outcome.LATE: "not published: no time was left before Segment's timeout",
+}
+# The 503 of a request whose most pressing undone outcome is this (a refusal is a 500).
+_UNAVAILABLE: dict[Outcome, type[Unavailable]] = {
+    Outcome.UNCLAIMED: DedupUnavailable,
+    Outcome.UNSENT: PublishUnavailable,
+    Outcome.UNKNOWN: PublishOutcomeUnknown,
+    Outcome.IN_PROGRESS: InProgress,
+    Outcome.HELD_BACK: PublishUnavailable,
+    Outcome.LATE: DeadlineReached,
+}
+_FROM_CLAIM = {
+    ClaimState.DUPLICATE: Outcome.DUPLICATE,
+    ClaimState.IN_PROGRESS: Outcome.IN_PROGRESS,
+    ClaimState.UNREACHABLE: Outcome.UNCLAIMED,
+    ClaimState.LATE: Outcome.LATE,
+}
+_FROM_SENDING = {
+    Sent.PUBLISHED: Outcome.PUBLISHED,
+    Sent.REFUSED: Outcome.REFUSED,
+    Sent.UNSENT: Outcome.UNSENT,
+    Sent.UNKNOWN: Outcome.UNKNOWN,
+    Sent.HELD_BACK: Outcome.HELD_BACK,
+    Sent.LATE: Outcome.LATE,
+}
+# Outcomes whose claim is released: the event was not published, and a retry may publish it.
+_RELEASED = (Outcome.REFUSED, Outcome.UNSENT, Outcome.HELD_BACK, Outcome.LATE)
+
+
+@dataclass
+class Outcomes:
+    """Each event's outcome by messageId, the first reason met for each outcome, and the request's figures."""
+
+    by_message_id: dict[str, Outcome] = field(default_factory=dict)
+    reasons: dict[Outcome, str] = field(default_factory=dict)
+    retry_after: int = RETRY_AFTER_SECONDS
+    # Messages SNS acknowledged: more than the events published when, without a
+    # dedup table, a batch repeats a messageId.
+    published: int = 0
+    attempts: int = 0
+    publish_seconds: float = 0.0
+    unsettled: int = 0
+
+    def record(self, message_id: str, outcome: Outcome, reason: str = "", retry_after: int = 0) -> None:
+        known = self.by_message_id.get(message_id)
+        if known is None or _ORDER.index(outcome) < _ORDER.index(known):
+            self.by_message_id[message_id] = outcome
+        self.reasons.setdefault(outcome, reason)
+        self.retry_after = max(self.retry_after, retry_after)
+        self.published += outcome is Outcome.PUBLISHED
+
+    def counts(self) -> Counter[Outcome]:
+        return Counter(self.by_message_id.values())
+
+    def log_fields(self) -> dict[str, Any]:
+        """What the request's log line says of its events: counts, never ids or values."""
+        fields: dict[str, Any] = {outcome.value: count for outcome, count in self.counts().items() if count}
+        fields.update(published=self.published, attempts=self.attempts)
+        if self.published:
+            # The PublishLatency metric: the time until SNS acknowledged what it did.
+            fields["publish_ms"] = round(self.publish_seconds * 1000, 3)
+        if self.unsettled:
+            fields["claims_unsettled"] = self.unsettled
+        return fields
+
+    def error(self) -> IngestError | None:
+        """None when every event is published; otherwise the error that says how many are, and why not."""
+        counts = self.counts()
+        undone = [outcome for outcome in _SAID if counts[outcome]]
+        if not undone:
+            return None
+        said = {outcome: _SAID[outcome].format(self.reasons[outcome]) for outcome in undone}
+        if len(self.by_message_id) == 1:
+            message = f"the event is {said[undone[0]]}"
+        else:
+            done = sum(counts[outcome] for outcome in _DONE)
+            parts = [f"{done} of {len(self.by_message_id)} events are published"]
+            message = "; ".join(parts + [f"{counts[outcome]} {said[outcome]}" for outcome in undone])
+        if undone[0] is Outcome.REFUSED:
+            return PublishFailed(message)
+        return _UNAVAILABLE[undone[0]](f"{message}; retry later", self.retry_after)
+
+
+def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadline) -> Outcomes:
+    """Claim, publish and settle `messages` by the deadline; what became of each, by messageId.
+
+    A large batch goes a hundred events at a time, each hundred claimed,
+    published and settled before the next is claimed: whatever the deadline
+    cuts off, what came before it is done, so that Segment's next retry gets
+    further instead of starting over.
+    """
+    dedup = deduplication()
+    rounds = _Rounds(dedup, get_publisher(), account_id, deadline)
+    for start in range(0, len(messages), CLAIMS_PER_CALL):
+        rounds.run(messages[start : start + CLAIMS_PER_CALL])
+    return rounds.outcomes
+
+
+class _Rounds:
+    """Claim, publish, settle, a round at a time, into one set of outcomes."""
+
+    def __init__(self, dedup: DedupTable | AtLeastOnce, publisher: SnsPublisher, account_id: str, deadline: Deadline):
+        self.outcomes = Outcomes()
+        self._dedup = dedup
+        self._publisher = publisher
+        self._account_id = account_id
+        self._deadline = deadline
+        # Claims and publishes leave time for one attempt at settling them.
+        self._work = deadline.earlier_by(dedup.settle_seconds)
+        # FIFO topics with a message not published: later ones wait for the retry, to keep their order.
+        self._held_back: set[str] = set()
+
+    def run(self, messages: Sequence[Message]) -> None:
+        keys = [record_key(self._account_id, message.message_id) for message in messages]
+        new: list[int] = []
+        released: list[str] = []
+        for position, claim in enumerate(self._dedup.claim(keys, self._work)):
+            message = messages[position]
+            if claim.state is not ClaimState.NEW:
+                self.outcomes.record(message.message_id, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
+            elif message.topic_arn in self._held_back:
+                self.outcomes.record(message.message_id, Outcome.HELD_BACK)
+                released.append(keys[position])
+            else:
+                new.append(position)
+        report = self._publisher.publish([messages[position] for position in new], self._work)
+        completed: list[str] = []
+        for position, sending in zip(new, report.sendings, strict=True):
+            message = messages[position]
+            outcome = _FROM_SENDING[sending.state]
+            # An unknown outcome keeps its claim: a redelivery waits for the window to end.
+            hold = self._dedup.claim_seconds if outcome is Outcome.UNKNOWN else 0
+            self.outcomes.record(message.message_id, outcome, sending.reason, hold)
+            if outcome is Outcome.PUBLISHED:
+                completed.append(keys[position])
+            else:
+                released += [keys[position]] if outcome in _RELEASED else []
+                self._held_back.update([message.topic_arn] if message.topic_arn.endswith(".fifo") else [])
+        self.outcomes.unsettled += self._dedup.settle(completed, released, self._deadline)
+        self.outcomes.attempts = max(self.outcomes.attempts, report.attempts)
+        self.outcomes.publish_seconds += report.seconds
