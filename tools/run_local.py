@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    for port in (args.port, args.aws_port):
+    for port, setting in ((args.port, "PORT"), (args.aws_port, "AWS_PORT")):
         if not port_is_free(port):
-            print(f"port {port} is in use: stop what holds it, or choose another (make run PORT=... AWS_PORT=...)")
+            print(f"port {port} is in use: stop what listens on it, or choose another: make run {setting}=...")
             return 1
     os.environ.update(EMULATOR_CREDENTIALS)
     for variable in _UNSET:
@@ -150,9 +150,19 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server can listen on `port` of loopback now, as `make run`'s servers would.
+
+    Both chalice local and moto's werkzeug server are `http.server.HTTPServer`s,
+    which set SO_REUSEADDR: connections a previous run left in TIME-WAIT (for a
+    minute after it stopped under a connected client) do not keep them from
+    listening, a live listener does. The probe binds the same way, so it neither
+    refuses a port they would take nor lets through one they would fail on.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
+            probe.listen()
         except OSError:
             return False
     return True
