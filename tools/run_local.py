@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
             if not wait_until_answering(url, service):
                 print("chalice local did not start; see its output above")
                 return 1
-            print(banner(url, aws_endpoint, args.demo_key), flush=True)
+            print(banner(args.port, args.aws_port, args.demo_key), flush=True)
             return service.wait()
 
 
@@ -126,8 +126,15 @@ def wait_until_answering(url: str, service: subprocess.Popen[bytes], timeout: fl
     return False
 
 
-def banner(url: str, aws_endpoint: str, key: str) -> str:
+def banner(port: int, aws_port: int, key: str) -> str:
+    """How to use the run, every command spelled with its ports (and key) so that it works as printed.
+
+    The ports are written out even when they are the defaults: PORT is a name
+    shells often export for other programs, and make would take it from there.
+    """
+    url, aws_endpoint = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}"
     identify = '{"type":"identify","userId":"u1","traits":{"email":"peter@example.com"}}'
+    key_setting = "" if key == DEMO_KEY else f" DEMO_KEY={key}"
     return f"""
 Emma's Segment destination is running locally.
 
@@ -139,8 +146,11 @@ Send an identify (expect HTTP 200 and its messageId):
 
   curl -i {url}/v1/segment -u '{key}:' -H 'Content-Type: application/json' -d '{identify}'
 
-In another terminal:  make demo   sends sample events of every type
-                      make tail   prints each message as it is published
+In another terminal, send sample events of every type, or print each message as it is published:
+
+  make demo PORT={port}{key_setting}
+  make tail AWS_PORT={aws_port}
+
 Ctrl-C stops everything.
 """
 

@@ -1,6 +1,6 @@
 """Send Segment events to the endpoint exactly as Segment's delivery does.
 
-    python -m tools.send --key KEY [--url URL] [--settings JSON] FILE...
+    python -m tools.send --key KEY [--port PORT | --url URL] [--settings JSON] FILE...
 
 Each FILE is a JSON event, a JSON array of events, a `{"batch": [...]}` body,
 or JSON lines (one event per line); `-` reads standard input. Every event is
@@ -26,7 +26,8 @@ from typing import Any
 import requests
 from tqdm import tqdm
 
-DEFAULT_URL = "http://127.0.0.1:8000/v1/segment"
+# `make run`'s service, on the port it was given.
+LOCAL_URL = "http://127.0.0.1:{port}/v1/segment"
 # Above this many events, a progress bar replaces nothing but helps the eye.
 PROGRESS_BAR_FROM = 20
 
@@ -158,7 +159,8 @@ def describe(outcome: Outcome) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = json.loads(args.settings) if args.settings else None
-    sender = Sender(url=args.url, key=args.key, settings=settings, max_attempts=args.max_attempts)
+    url = args.url or LOCAL_URL.format(port=args.port)
+    sender = Sender(url=url, key=args.key, settings=settings, max_attempts=args.max_attempts)
     events = list(read_events(args.files))
     summary = Summary()
     with tqdm(total=len(events), disable=len(events) < PROGRESS_BAR_FROM, unit="event") as progress:
@@ -174,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.send", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE", help="JSON or JSON-lines files of events; - for stdin")
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the endpoint (default {DEFAULT_URL})")
+    # One or the other: a port given beside a URL would be silently ignored.
+    endpoint = parser.add_mutually_exclusive_group()
+    endpoint.add_argument("--port", type=int, default=8000, help="the port of `make run`'s service (default 8000)")
+    endpoint.add_argument("--url", help=f"the endpoint, if not {LOCAL_URL.format(port='PORT')}")
     parser.add_argument("--key", required=True, help="the Emma API key")
     parser.add_argument("--settings", help="destination settings as JSON, sent as X-Segment-Settings")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per event (default 6)")

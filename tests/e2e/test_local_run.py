@@ -169,6 +169,26 @@ def test_the_port_probe_lets_time_wait_pass_but_not_a_listener() -> None:
     assert port_is_free(port)
 
 
+def test_the_banners_commands_reach_a_run_on_other_ports_as_printed() -> None:
+    """Every event the printed `curl` and `make demo` send shows in the printed `make tail`: all three
+    reached this run, not the default ports (where another run may well be listening)."""
+    run = start_make_run(free_port(), free_port(), demo_key=DEMO_KEY)
+    commands = [line.strip() for line in run.banner.splitlines() if line.startswith("  ")]
+    [curl] = [command for command in commands if command.startswith("curl ")]
+    [demo] = [command for command in commands if command.startswith("make demo")]
+    [tail_command] = [command for command in commands if command.startswith("make tail")]
+    tail = spawn(make_command(tail_command))
+    try:
+        sent = subprocess.run(make_command(demo), cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True).stdout
+        expected = {json.loads(answer.rsplit("\n", 1)[-1])["messageId"]}.union(*expected_by_type().values())
+        tail.read_until(lambda text: expected <= printed_message_ids(text), timeout=30)
+    finally:
+        tail.stop()
+        run.stop()
+
+
 def test_a_port_in_use_is_reported_instead_of_half_starting() -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
