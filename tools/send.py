@@ -8,13 +8,15 @@ POSTed on its own, with `Authorization: Basic base64("<key>:")`,
 `User-Agent: Segment.io/1.0` and, if given, `X-Segment-Settings`. Like
 Segment, it retries timeouts, connection failures, 429 and 5xx with jittered
 exponential backoff, and never retries another 4xx. It prints each outcome and
-a summary, and exits 1 if any event was not accepted.
+a summary, and exits 1 if any event was not accepted, or at once if nothing
+listens at the endpoint.
 """
 
 import argparse
 import base64
 import json
 import random
+import socket
 import sys
 import time
 from collections import Counter
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
@@ -156,12 +159,33 @@ def describe(outcome: Outcome) -> str:
     return f"{mark} {outcome.status or '---'} {outcome.event.origin}: {detail}{retried}"
 
 
+def unreachable(url: str, timeout: float) -> str | None:
+    """Why no connection to `url`'s host and port can be opened at all, or None if one can.
+
+    Segment retries connection failures, and so does `Sender`: a service that
+    restarts (chalice local reloading a changed file) is back within the backoff.
+    But an endpoint that refuses the first connection of a run is not running, and
+    half a minute of backoff over every event would only hide that.
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = json.loads(args.settings) if args.settings else None
     url = args.url or LOCAL_URL.format(port=args.port)
     sender = Sender(url=url, key=args.key, settings=settings, max_attempts=args.max_attempts)
     events = list(read_events(args.files))
+    if events and (reason := unreachable(url, sender.timeout)):
+        hint = "" if args.url else f": is `make run` running, with PORT={args.port}?"
+        print(f"nothing answers at {url} ({reason}){hint}", file=sys.stderr)
+        return 1
     summary = Summary()
     with tqdm(total=len(events), disable=len(events) < PROGRESS_BAR_FROM, unit="event") as progress:
         for event in events:

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import defaultdict
 
 import pytest
@@ -187,6 +188,25 @@ def test_the_banners_commands_reach_a_run_on_other_ports_as_printed() -> None:
     finally:
         tail.stop()
         run.stop()
+
+
+@pytest.mark.parametrize(
+    ("command", "complaint"),
+    [
+        ("make demo PORT={port}", "nothing answers at http://127.0.0.1:{port}/v1/segment"),
+        ("make tail AWS_PORT={port}", "no AWS emulator answers at http://127.0.0.1:{port}"),
+    ],
+    ids=["make demo", "make tail"],
+)
+def test_demo_and_tail_say_at_once_that_nothing_answers_on_their_port(command: str, complaint: str) -> None:
+    port = free_port()
+    started = time.monotonic()
+    result = subprocess.run(
+        make_command(command.format(port=port)), cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert complaint.format(port=port) in result.stdout + result.stderr
+    assert time.monotonic() - started < 10
 
 
 def test_a_port_in_use_is_reported_instead_of_half_starting() -> None:
