@@ -132,13 +132,37 @@ def start_local_run(port: int | None = None, aws_port: int | None = None) -> Loc
     """The runner on its own, without reloading: the test run writes caches under the project."""
     port, aws_port = port or free_port(), aws_port or free_port()
     runner = [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY, "--no-reload"]
-    return _started(runner, port, aws_port)
+    return _with_banner(spawn(runner), port, aws_port)
 
 
-def start_make_run(port: int, aws_port: int, demo_key: str | None = None) -> LocalRun:
-    """`make run PORT=... AWS_PORT=...` as an engineer types it."""
-    line = f"make run PORT={port} AWS_PORT={aws_port}" + (f" DEMO_KEY={demo_key}" if demo_key else "")
-    return _started(make_command(line), port, aws_port)
+class Terminals:
+    """`make` commands started as an engineer starts them, each as if in a terminal of its own."""
+
+    def __init__(self) -> None:
+        self.started: list[Spawned] = []
+
+    def make(self, line: str) -> Spawned:
+        """`line`, a `make` command as printed for a user, running."""
+        spawned = spawn(make_command(line))
+        self.started.append(spawned)
+        return spawned
+
+    def make_run(self, port: int, aws_port: int, demo_key: str | None = None) -> LocalRun:
+        """`make run PORT=... AWS_PORT=...`, once it has printed its banner."""
+        line = f"make run PORT={port} AWS_PORT={aws_port}" + (f" DEMO_KEY={demo_key}" if demo_key else "")
+        return _with_banner(self.make(line), port, aws_port)
+
+    def stop_all(self) -> None:
+        for spawned in reversed(self.started):
+            spawned.stop()
+
+
+@pytest.fixture
+def terminals() -> Iterator[Terminals]:
+    """Whatever a test starts in its terminals is stopped when it ends, passed or failed."""
+    started = Terminals()
+    yield started
+    started.stop_all()
 
 
 def make_command(line: str) -> list[str]:
@@ -152,11 +176,11 @@ def make_command(line: str) -> list[str]:
     return [make, "-o", f"{VENV}/.installed", f"VENV={VENV}", *arguments]
 
 
-def _started(command: list[str], port: int, aws_port: int) -> LocalRun:
-    """`command` once it has printed its whole banner."""
-    run = LocalRun(spawn(command), f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}")
+def _with_banner(spawned: Spawned, port: int, aws_port: int) -> LocalRun:
+    """The run `spawned` started, once it has printed its whole banner."""
+    run = LocalRun(spawned, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}")
     try:
-        run.banner = run.spawned.read_until(lambda text: BANNER_END in text, timeout=60)
+        run.banner = spawned.read_until(lambda text: BANNER_END in text, timeout=60)
     except BaseException:
         run.stop()
         raise

@@ -19,11 +19,10 @@ from tests.e2e.conftest import (
     REPO,
     RUNNER,
     LocalRun,
+    Terminals,
     free_port,
     make_command,
-    spawn,
     start_local_run,
-    start_make_run,
 )
 from tools.run_local import port_is_free
 
@@ -135,26 +134,20 @@ def held_by_closed_connections(port: int) -> bool:
     return False
 
 
-def test_make_run_starts_again_at_once_after_a_run_that_had_clients_connected() -> None:
+def test_make_run_starts_again_at_once_after_a_run_that_had_clients_connected(terminals: Terminals) -> None:
     """Clients still connected when `make run` stops (Segment's kept-alive connection, a browser,
     `make tail`) leave the service's port in TIME-WAIT for a minute; the next run starts all the same."""
     port, aws_port = free_port(), free_port()
-    first = start_make_run(port, aws_port)
-    tail = spawn(make_command(f"make tail AWS_PORT={aws_port}"))
-    try:
-        with requests.Session() as segment:
-            message_id = identify(segment, first, "emma-local-demo-key")
-            tail.read_until(lambda text: message_id in printed_message_ids(text), timeout=30)
-            first.stop()
-    finally:
-        tail.stop()
+    first = terminals.make_run(port, aws_port)
+    tail = terminals.make(f"make tail AWS_PORT={aws_port}")
+    with requests.Session() as segment:
+        message_id = identify(segment, first, "emma-local-demo-key")
+        tail.read_until(lambda text: message_id in printed_message_ids(text), timeout=30)
+        first.stop()
     assert held_by_closed_connections(port)
-    second = start_make_run(port, aws_port)
-    try:
-        with requests.Session() as segment:
-            assert identify(segment, second, "emma-local-demo-key") in second.published("identify")
-    finally:
-        second.stop()
+    second = terminals.make_run(port, aws_port)
+    with requests.Session() as segment:
+        assert identify(segment, second, "emma-local-demo-key") in second.published("identify")
 
 
 def test_the_port_probe_lets_time_wait_pass_but_not_a_listener() -> None:
@@ -170,24 +163,20 @@ def test_the_port_probe_lets_time_wait_pass_but_not_a_listener() -> None:
     assert port_is_free(port)
 
 
-def test_the_banners_commands_reach_a_run_on_other_ports_as_printed() -> None:
+def test_the_banners_commands_reach_a_run_on_other_ports_as_printed(terminals: Terminals) -> None:
     """Every event the printed `curl` and `make demo` send shows in the printed `make tail`: all three
     reached this run, not the default ports (where another run may well be listening)."""
-    run = start_make_run(free_port(), free_port(), demo_key=DEMO_KEY)
+    run = terminals.make_run(free_port(), free_port(), demo_key=DEMO_KEY)
     commands = [line.strip() for line in run.banner.splitlines() if line.startswith("  ")]
     [curl] = [command for command in commands if command.startswith("curl ")]
     [demo] = [command for command in commands if command.startswith("make demo")]
     [tail_command] = [command for command in commands if command.startswith("make tail")]
-    tail = spawn(make_command(tail_command))
-    try:
-        sent = subprocess.run(make_command(demo), cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
-        assert sent.returncode == 0, sent.stdout + sent.stderr
-        answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True).stdout
-        expected = {json.loads(answer.rsplit("\n", 1)[-1])["messageId"]}.union(*expected_by_type().values())
-        tail.read_until(lambda text: expected <= printed_message_ids(text), timeout=30)
-    finally:
-        tail.stop()
-        run.stop()
+    tail = terminals.make(tail_command)
+    sent = subprocess.run(make_command(demo), cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True).stdout
+    expected = {json.loads(answer.rsplit("\n", 1)[-1])["messageId"]}.union(*expected_by_type().values())
+    tail.read_until(lambda text: expected <= printed_message_ids(text), timeout=30)
 
 
 @pytest.mark.parametrize(
