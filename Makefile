@@ -18,8 +18,7 @@ run: $(VENV)/.installed
 
 # Sample events of every type, sent to `make run` as Segment would.
 demo: $(VENV)/.installed
-	$(BIN)/python -m tools.send --url http://127.0.0.1:$(PORT)/v1/segment --key $(DEMO_KEY) \
-		--settings '{"groupIds": ["42"]}' samples/events.jsonl
+	$(BIN)/python -m tools.send --port $(PORT) --key $(DEMO_KEY) --settings '{"groupIds": ["42"]}' samples/events.jsonl
 
 # Each message `make run` publishes, as it lands.
 tail: $(VENV)/.installed

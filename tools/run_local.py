@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    for port in (args.port, args.aws_port):
+    for port, setting in ((args.port, "PORT"), (args.aws_port, "AWS_PORT")):
         if not port_is_free(port):
-            print(f"port {port} is in use: stop what holds it, or choose another (make run PORT=... AWS_PORT=...)")
+            print(f"port {port} is in use: stop what listens on it, or choose another: make run {setting}=...")
             return 1
     os.environ.update(EMULATOR_CREDENTIALS)
     for variable in _UNSET:
@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
             if not wait_until_answering(url, service):
                 print("chalice local did not start; see its output above")
                 return 1
-            print(banner(url, aws_endpoint, args.demo_key), flush=True)
+            print(banner(args.port, args.aws_port, args.demo_key), flush=True)
             return service.wait()
 
 
@@ -126,8 +126,15 @@ def wait_until_answering(url: str, service: subprocess.Popen[bytes], timeout: fl
     return False
 
 
-def banner(url: str, aws_endpoint: str, key: str) -> str:
+def banner(port: int, aws_port: int, key: str) -> str:
+    """How to use the run, every command spelled with its ports (and key) so that it works as printed.
+
+    The ports are written out even when they are the defaults: PORT is a name
+    shells often export for other programs, and make would take it from there.
+    """
+    url, aws_endpoint = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}"
     identify = '{"type":"identify","userId":"u1","traits":{"email":"peter@example.com"}}'
+    key_setting = "" if key == DEMO_KEY else f" DEMO_KEY={key}"
     return f"""
 Emma's Segment destination is running locally.
 
@@ -139,8 +146,11 @@ Send an identify (expect HTTP 200 and its messageId):
 
   curl -i {url}/v1/segment -u '{key}:' -H 'Content-Type: application/json' -d '{identify}'
 
-In another terminal:  make demo   sends sample events of every type
-                      make tail   prints each message as it is published
+In another terminal, send sample events of every type, or print each message as it is published:
+
+  make demo PORT={port}{key_setting}
+  make tail AWS_PORT={aws_port}
+
 Ctrl-C stops everything.
 """
 
@@ -150,9 +160,19 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server can listen on `port` of loopback now, as `make run`'s servers would.
+
+    Both chalice local and moto's werkzeug server are `http.server.HTTPServer`s,
+    which set SO_REUSEADDR: connections a previous run left in TIME-WAIT (for a
+    minute after it stopped under a connected client) do not keep them from
+    listening, a live listener does. The probe binds the same way, so it neither
+    refuses a port they would take nor lets through one they would fail on.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
+            probe.listen()
         except OSError:
             return False
     return True

@@ -1,6 +1,6 @@
 """Send Segment events to the endpoint exactly as Segment's delivery does.
 
-    python -m tools.send --key KEY [--url URL] [--settings JSON] FILE...
+    python -m tools.send --key KEY [--port PORT | --url URL] [--settings JSON] FILE...
 
 Each FILE is a JSON event, a JSON array of events, a `{"batch": [...]}` body,
 or JSON lines (one event per line); `-` reads standard input. Every event is
@@ -8,13 +8,15 @@ POSTed on its own, with `Authorization: Basic base64("<key>:")`,
 `User-Agent: Segment.io/1.0` and, if given, `X-Segment-Settings`. Like
 Segment, it retries timeouts, connection failures, 429 and 5xx with jittered
 exponential backoff, and never retries another 4xx. It prints each outcome and
-a summary, and exits 1 if any event was not accepted.
+a summary, and exits 1 if any event was not accepted, or at once if nothing
+listens at the endpoint.
 """
 
 import argparse
 import base64
 import json
 import random
+import socket
 import sys
 import time
 from collections import Counter
@@ -22,11 +24,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
 
-DEFAULT_URL = "http://127.0.0.1:8000/v1/segment"
+# `make run`'s service, on the port it was given.
+LOCAL_URL = "http://127.0.0.1:{port}/v1/segment"
 # Above this many events, a progress bar replaces nothing but helps the eye.
 PROGRESS_BAR_FROM = 20
 
@@ -155,11 +159,33 @@ def describe(outcome: Outcome) -> str:
     return f"{mark} {outcome.status or '---'} {outcome.event.origin}: {detail}{retried}"
 
 
+def unreachable(url: str, timeout: float) -> str | None:
+    """Why no connection to `url`'s host and port can be opened at all, or None if one can.
+
+    Segment retries connection failures, and so does `Sender`: a service that
+    restarts (chalice local reloading a changed file) is back within the backoff.
+    But an endpoint that refuses the first connection of a run is not running, and
+    half a minute of backoff over every event would only hide that.
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = json.loads(args.settings) if args.settings else None
-    sender = Sender(url=args.url, key=args.key, settings=settings, max_attempts=args.max_attempts)
+    url = args.url or LOCAL_URL.format(port=args.port)
+    sender = Sender(url=url, key=args.key, settings=settings, max_attempts=args.max_attempts)
     events = list(read_events(args.files))
+    if events and (reason := unreachable(url, sender.timeout)):
+        hint = "" if args.url else f": is `make run` running, with PORT={args.port}?"
+        print(f"nothing answers at {url} ({reason}){hint}", file=sys.stderr)
+        return 1
     summary = Summary()
     with tqdm(total=len(events), disable=len(events) < PROGRESS_BAR_FROM, unit="event") as progress:
         for event in events:
@@ -174,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.send", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE", help="JSON or JSON-lines files of events; - for stdin")
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the endpoint (default {DEFAULT_URL})")
+    # One or the other: a port given beside a URL would be silently ignored.
+    endpoint = parser.add_mutually_exclusive_group()
+    endpoint.add_argument("--port", type=int, default=8000, help="the port of `make run`'s service (default 8000)")
+    endpoint.add_argument("--url", help=f"the endpoint, if not {LOCAL_URL.format(port='PORT')}")
     parser.add_argument("--key", required=True, help="the Emma API key")
     parser.add_argument("--settings", help="destination settings as JSON, sent as X-Segment-Settings")
     parser.add_argument("--max-attempts", type=int, default=6, help="attempts per event (default 6)")

@@ -4,16 +4,18 @@
 
 Reads the `-tail` queue that `make run` subscribed to every topic of the stage,
 through the standard AWS configuration (`AWS_ENDPOINT_URL` points at the
-emulator), and removes what it printed. Ctrl-C stops it.
+emulator), and removes what it printed. Ctrl-C stops it; so does an emulator
+that stops answering, with a sentence that says so.
 """
 
 import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
+import botocore.exceptions
 
 from tools.provision import stage_environment, tail_queue_name
 
@@ -23,19 +25,28 @@ BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sqs = boto3.client("sqs")
+    try:
+        _tail(sqs, args.stage, args.interval)
+    except KeyboardInterrupt:
+        return 0
+    except botocore.exceptions.ConnectionError:
+        # Before the first message or after the last: either way, a sentence, not a traceback.
+        print(f"no AWS emulator answers at {sqs.meta.endpoint_url}: is `make run` running?", file=sys.stderr)
+        return 1
+
+
+def _tail(sqs: Any, stage: str, interval: float) -> NoReturn:
+    """Print each message as it lands in `stage`'s tail queues, polling every `interval` when idle."""
     queues = {
         arn.rsplit(":", 1)[1]: sqs.get_queue_url(QueueName=tail_queue_name(arn.rsplit(":", 1)[1]))["QueueUrl"]
-        for name, arn in stage_environment(args.stage).items()
+        for name, arn in stage_environment(stage).items()
         if name.startswith("TOPIC_ARN_")
     }
     styled = sys.stdout.isatty()
-    print(f"watching {len(queues)} topics of stage {args.stage!r}; Ctrl-C stops", flush=True)
-    try:
-        while True:
-            if not _drain(sqs, queues, styled):
-                time.sleep(args.interval)
-    except KeyboardInterrupt:
-        return 0
+    print(f"watching {len(queues)} topics of stage {stage!r}; Ctrl-C stops", flush=True)
+    while True:
+        if not _drain(sqs, queues, styled):
+            time.sleep(interval)
 
 
 def _drain(sqs: Any, queues: dict[str, str], styled: bool) -> bool:

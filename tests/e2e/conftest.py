@@ -1,4 +1,4 @@
-"""The service as an engineer runs it: `make run`'s runner in a subprocess, on free ports.
+"""The service as an engineer runs it: `make run`, or its runner, in a subprocess on free ports.
 
 The runner starts moto's server and `chalice local --stage local` as its child;
 tests talk to both over real HTTP.
@@ -7,13 +7,14 @@ tests talk to both over real HTTP.
 import json
 import os
 import queue
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,11 @@ from tools.run_local import chalice_local, emulator, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_KEY = "e2e-demo-key"
-READY = "is running locally"
+# The last line of the banner `make run` prints once the service answers.
+BANNER_END = "Ctrl-C stops everything"
 RUNNER = [sys.executable, "-m", "tools.run_local"]
+# The virtualenv these tests run in: `make` targets run with it too.
+VENV = Path(sys.prefix)
 
 
 def free_port() -> int:
@@ -40,13 +44,60 @@ def free_port() -> int:
 
 
 @dataclass
-class LocalRun:
-    """A running `python -m tools.run_local` and what it printed."""
+class Spawned:
+    """A command started as a terminal starts it, in its own process group, and what it prints."""
 
     process: subprocess.Popen[str]
+    output: "queue.Queue[str]"
+    reader: threading.Thread
+
+    def read_until(self, done: Callable[[str], bool], timeout: float) -> str:
+        """Everything printed so far once `done` holds for it; an error if it never does."""
+        deadline = time.monotonic() + timeout
+        text = ""
+        while not done(text):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.process.args!r} did not print what was expected:\n{text}")
+            try:
+                text += self.output.get(timeout=0.2)
+            except queue.Empty:
+                if not self.reader.is_alive() and self.output.empty():
+                    raise RuntimeError(f"{self.process.args!r} exited:\n{text}") from None
+        return text
+
+    def stop(self, stop_signal: int = signal.SIGINT) -> int:
+        """Signal the process group, as Ctrl-C in its terminal would, and wait for it to end."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, stop_signal)
+        return self.process.wait(timeout=20)
+
+
+def spawn(command: list[str]) -> Spawned:
+    """`command` started from the repository, its output read as it comes."""
+    # Nothing written under the project meanwhile: `make run` restarts the service on any change.
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=_forward_lines, args=(process, output), daemon=True)
+    reader.start()
+    return Spawned(process, output, reader)
+
+
+@dataclass
+class LocalRun:
+    """A running `make run` (or its runner) and its banner."""
+
+    spawned: Spawned
     url: str
     aws_endpoint: str
-    output: "queue.Queue[str]"
     banner: str = ""
 
     @property
@@ -60,29 +111,8 @@ class LocalRun:
     def published(self, event_type: str) -> list[str]:
         return published_message_ids(self.aws_endpoint, event_type)
 
-    def wait_for_banner(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        lines: list[str] = []
-        while time.monotonic() < deadline:
-            try:
-                line = self.output.get(timeout=0.2)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    raise RuntimeError("the runner exited:\n" + "".join(lines)) from None
-                continue
-            lines.append(line)
-            if READY in line:
-                time.sleep(0.3)  # the rest of the banner
-                while not self.output.empty():
-                    lines.append(self.output.get())
-                self.banner = "".join(lines)
-                return
-        raise TimeoutError("the runner did not print its banner:\n" + "".join(lines))
-
     def stop(self, stop_signal: int = signal.SIGINT) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(stop_signal)
-        return self.process.wait(timeout=20)
+        return self.spawned.stop(stop_signal)
 
 
 def published_message_ids(aws_endpoint: str, event_type: str) -> list[str]:
@@ -99,23 +129,60 @@ def published_message_ids(aws_endpoint: str, event_type: str) -> list[str]:
 
 
 def start_local_run(port: int | None = None, aws_port: int | None = None) -> LocalRun:
+    """The runner on its own, without reloading: the test run writes caches under the project."""
     port, aws_port = port or free_port(), aws_port or free_port()
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY, "--no-reload"],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_forward_lines, args=(process, output), daemon=True).start()
-    run = LocalRun(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}", output)
+    runner = [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY, "--no-reload"]
+    return _with_banner(spawn(runner), port, aws_port)
+
+
+class Terminals:
+    """`make` commands started as an engineer starts them, each as if in a terminal of its own."""
+
+    def __init__(self) -> None:
+        self.started: list[Spawned] = []
+
+    def make(self, line: str) -> Spawned:
+        """`line`, a `make` command as printed for a user, running."""
+        spawned = spawn(make_command(line))
+        self.started.append(spawned)
+        return spawned
+
+    def make_run(self, port: int, aws_port: int, demo_key: str | None = None) -> LocalRun:
+        """`make run PORT=... AWS_PORT=...`, once it has printed its banner."""
+        line = f"make run PORT={port} AWS_PORT={aws_port}" + (f" DEMO_KEY={demo_key}" if demo_key else "")
+        return _with_banner(self.make(line), port, aws_port)
+
+    def stop_all(self) -> None:
+        for spawned in reversed(self.started):
+            spawned.stop()
+
+
+@pytest.fixture
+def terminals() -> Iterator[Terminals]:
+    """Whatever a test starts in its terminals is stopped when it ends, passed or failed."""
+    started = Terminals()
+    yield started
+    started.stop_all()
+
+
+def make_command(line: str) -> list[str]:
+    """A `make` command line, as printed for a user, to run in this test's virtualenv.
+
+    `-o` keeps make from reinstalling the virtualenv when a requirements file is
+    newer than its marker: a test run must not pip-install.
+    """
+    make, *arguments = shlex.split(line)
+    assert make == "make", line
+    return [make, "-o", f"{VENV}/.installed", f"VENV={VENV}", *arguments]
+
+
+def _with_banner(spawned: Spawned, port: int, aws_port: int) -> LocalRun:
+    """The run `spawned` started, once it has printed its whole banner."""
+    run = LocalRun(spawned, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}")
     try:
-        run.wait_for_banner()
+        run.banner = spawned.read_until(lambda text: BANNER_END in text, timeout=60)
     except BaseException:
-        run.process.kill()
+        run.stop()
         raise
     return run
 

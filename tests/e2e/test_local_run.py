@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import defaultdict
 
 import pytest
@@ -13,7 +14,16 @@ import requests
 
 from chalicelib.keys import DISABLED, hash_key
 from tests.aws import basic_auth
-from tests.e2e.conftest import DEMO_KEY, REPO, RUNNER, LocalRun, free_port, start_local_run
+from tests.e2e.conftest import (
+    DEMO_KEY,
+    REPO,
+    RUNNER,
+    LocalRun,
+    Terminals,
+    free_port,
+    make_command,
+    start_local_run,
+)
 from tools.run_local import port_is_free
 
 SAMPLES = REPO / "samples" / "events.jsonl"
@@ -84,17 +94,108 @@ def test_a_disabled_key_is_a_403_over_http(local_run: LocalRun) -> None:
     assert post(local_run, basic_auth(key), {"type": "identify", "userId": "u1"}).status_code == 403
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
-def test_stopping_frees_everything_and_a_second_run_starts_on_the_same_ports(stop_signal: int) -> None:
+def test_sigterm_frees_everything_and_a_second_run_starts_on_the_same_ports() -> None:
     port, aws_port = free_port(), free_port()
     first = start_local_run(port, aws_port)
-    assert first.stop(stop_signal) == 0
+    assert first.stop(signal.SIGTERM) == 0
     assert port_is_free(port) and port_is_free(aws_port)
     second = start_local_run(port, aws_port)
     try:
         assert post(second, basic_auth(DEMO_KEY), {"type": "identify", "userId": "u1"}).status_code == 200
     finally:
         second.stop()
+
+
+def identify(client: requests.Session, run: LocalRun, key: str) -> str:
+    """Send an identify as Segment does, on `client`'s kept-alive connection; its messageId."""
+    response = client.post(
+        run.endpoint,
+        json={"type": "identify", "userId": "u1"},
+        headers={"Authorization": basic_auth(key), "User-Agent": "Segment.io/1.0"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    message_id: str = response.json()["messageId"]
+    return message_id
+
+
+def printed_message_ids(text: str) -> set[str]:
+    """The messageIds in what `make tail` printed."""
+    return set(re.findall(r"messageId (\S+)", text))
+
+
+def held_by_closed_connections(port: int) -> bool:
+    """Whether connections of a stopped server still hold `port` (TIME-WAIT): a plain bind fails."""
+    with socket.socket() as plain:
+        try:
+            plain.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def test_make_run_starts_again_at_once_after_a_run_that_had_clients_connected(terminals: Terminals) -> None:
+    """Clients still connected when `make run` stops (Segment's kept-alive connection, a browser,
+    `make tail`) leave the service's port in TIME-WAIT for a minute; the next run starts all the same."""
+    port, aws_port = free_port(), free_port()
+    first = terminals.make_run(port, aws_port)
+    tail = terminals.make(f"make tail AWS_PORT={aws_port}")
+    with requests.Session() as segment:
+        message_id = identify(segment, first, "emma-local-demo-key")
+        tail.read_until(lambda text: message_id in printed_message_ids(text), timeout=30)
+        first.stop()
+    assert held_by_closed_connections(port)
+    second = terminals.make_run(port, aws_port)
+    with requests.Session() as segment:
+        assert identify(segment, second, "emma-local-demo-key") in second.published("identify")
+
+
+def test_the_port_probe_lets_time_wait_pass_but_not_a_listener() -> None:
+    """The emulator answers `Connection: close`, so whether a run leaves its port in TIME-WAIT
+    is a matter of timing; a server that closes first leaves it so every time."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = server.accept()
+            accepted.close()  # the server closes first, as when a run stops under a connected client
+        assert not port_is_free(port)
+    assert held_by_closed_connections(port)
+    assert port_is_free(port)
+
+
+def test_the_banners_commands_reach_a_run_on_other_ports_as_printed(terminals: Terminals) -> None:
+    """Every event the printed `curl` and `make demo` send shows in the printed `make tail`: all three
+    reached this run, not the default ports (where another run may well be listening)."""
+    run = terminals.make_run(free_port(), free_port(), demo_key=DEMO_KEY)
+    commands = [line.strip() for line in run.banner.splitlines() if line.startswith("  ")]
+    [curl] = [command for command in commands if command.startswith("curl ")]
+    [demo] = [command for command in commands if command.startswith("make demo")]
+    [tail_command] = [command for command in commands if command.startswith("make tail")]
+    tail = terminals.make(tail_command)
+    sent = subprocess.run(make_command(demo), cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True).stdout
+    expected = {json.loads(answer.rsplit("\n", 1)[-1])["messageId"]}.union(*expected_by_type().values())
+    tail.read_until(lambda text: expected <= printed_message_ids(text), timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("command", "complaint"),
+    [
+        ("make demo PORT={port}", "nothing answers at http://127.0.0.1:{port}/v1/segment"),
+        ("make tail AWS_PORT={port}", "no AWS emulator answers at http://127.0.0.1:{port}"),
+    ],
+    ids=["make demo", "make tail"],
+)
+def test_demo_and_tail_say_at_once_that_nothing_answers_on_their_port(command: str, complaint: str) -> None:
+    port = free_port()
+    started = time.monotonic()
+    result = subprocess.run(
+        make_command(command.format(port=port)), cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert complaint.format(port=port) in result.stdout + result.stderr
+    assert time.monotonic() - started < 10
 
 
 def test_a_port_in_use_is_reported_instead_of_half_starting() -> None:

@@ -116,6 +116,37 @@ def test_a_refused_connection_is_retried_and_reported_without_a_status(pauses: l
     assert (outcome.status, outcome.attempts, outcome.answer) == (0, 2, "ConnectionError")
 
 
+def test_the_port_names_make_runs_service_on_this_machine(tmp_path: Path) -> None:
+    (tmp_path / "event.json").write_bytes(EVENT.body)
+    with ScriptedServer([]) as server:
+        port = server.server.server_address[1]
+        status = main(["--port", str(port), "--key", "k3y", str(tmp_path / "event.json")])
+    assert status == 0
+    assert [body for _, body in server.requests] == [EVENT.body]
+
+
+def test_a_port_beside_a_url_is_refused_rather_than_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--port", "8000", "--url", "http://127.0.0.1:8000/v1/segment", "--key", "k3y", "-"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_nothing_listening_is_said_at_once_rather_than_retried_for_every_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type":"identify"}\n{"type":"track"}\n')
+    with ScriptedServer([]) as server:
+        port = server.server.server_address[1]
+    started = time.monotonic()
+    status = main(["--port", str(port), "--key", "k3y", str(events)])
+    assert status == 1
+    assert time.monotonic() - started < 1
+    error = capsys.readouterr().err
+    assert f"nothing answers at http://127.0.0.1:{port}/v1/segment" in error
+    assert f"is `make run` running, with PORT={port}?" in error
+
+
 def test_files_hold_events_batches_arrays_or_json_lines(tmp_path: Path) -> None:
     (tmp_path / "one.json").write_bytes(b'{"type":"identify","userId":"u1","userId":"u2"}')
     (tmp_path / "batch.json").write_text(json.dumps({"batch": [{"type": "track"}, {"type": "page"}]}))
