@@ -31,11 +31,9 @@ const destination: DestinationDefinition<Settings> = {
         default: DEFAULT_ENDPOINT
       }
     },
-    testAuthentication: async (request, { settings }) => {
-      // 200 with the key's account, else 401 (unknown key) or 403 (disabled key).
-      const response = await request(endpointUrl(settings, '/v1/me'), { method: 'GET', throwHttpErrors: false })
-      throwForStatus(response)
-      return response
+    testAuthentication: (request, { settings }) => {
+      // 200 with the key's account, else 401 (an unknown key) or 403 (a disabled one).
+      return request(endpointUrl(settings, '/v1/me'), { method: 'GET' })
     }
   },
 

@@ -38,7 +38,7 @@ describe('Emma Email Marketing (Actions)', () => {
     ])('refuses the settings when Emma answers %i', async (status, message) => {
       nock(endpoint).get('/v1/me').reply(status, { message })
 
-      await expect(testDestination.testAuthentication(settings)).rejects.toThrow(`Credentials are invalid`)
+      await expect(testDestination.testAuthentication(settings)).rejects.toThrow(`Credentials are invalid: ${status}`)
     })
 
     it('calls the endpoint of the settings', async () => {
