@@ -13,6 +13,7 @@ export const DEFAULT_ENDPOINT = 'https://events.e2ma.net'
 // What Emma's /v1/batch accepts: a larger body or more events are refused whole with a 413.
 export const MAX_BATCH_BODY_BYTES = 500 * 1024
 export const MAX_BATCH_EVENTS = 2500
+const ENVELOPE_BYTES = '{"batch":[]}'.length
 
 interface EmmaError {
   message?: unknown
@@ -23,7 +24,7 @@ interface BatchAnswer {
   rejected?: unknown
 }
 
-type SegmentEvent = Record<string, unknown>
+type EventData = Record<string, unknown>
 
 interface RejectedEvent {
   index: number
@@ -60,7 +61,7 @@ export function throwForStatus<T>(response: ModifiedResponse<T>): void {
 export async function sendBatch(
   request: RequestClient,
   settings: Settings,
-  events: SegmentEvent[]
+  events: EventData[]
 ): Promise<MultiStatusResponse> {
   const outcomes = new MultiStatusResponse()
   const serialized = events.map((event) => JSON.stringify(event))
@@ -76,22 +77,23 @@ export async function sendBatch(
   return outcomes
 }
 
-/** [start, end) ranges of events whose `{"batch":[...]}` body stays within the limits; an event too large alone goes alone. */
+/**
+ * [start, end) ranges of the events whose `{"batch":[...]}` body stays within the limits, in order.
+ * An event too large for any body goes alone, and Emma refuses it as it would alone.
+ */
 export function bodiesWithin(serialized: string[], maxBytes: number, maxEvents: number): [number, number][] {
-  const envelopeBytes = '{"batch":[]}'.length
   const ranges: [number, number][] = []
   let start = 0
-  let bytes = envelopeBytes
-  serialized.forEach((event, index) => {
-    const eventBytes = Buffer.byteLength(event, 'utf8') + (index > start ? 1 : 0)
-    if (index > start && (bytes + eventBytes > maxBytes || index - start >= maxEvents)) {
+  let bytes = ENVELOPE_BYTES
+  for (let index = 0; index < serialized.length; index++) {
+    const eventBytes = Buffer.byteLength(serialized[index], 'utf8')
+    if (index > start && (bytes + 1 + eventBytes > maxBytes || index - start === maxEvents)) {
       ranges.push([start, index])
       start = index
-      bytes = envelopeBytes + eventBytes - 1
-    } else {
-      bytes += eventBytes
+      bytes = ENVELOPE_BYTES
     }
-  })
+    bytes += (index > start ? 1 : 0) + eventBytes
+  }
   if (serialized.length > start) {
     ranges.push([start, serialized.length])
   }
@@ -101,7 +103,7 @@ export function bodiesWithin(serialized: string[], maxBytes: number, maxEvents: 
 function recordOutcomes(
   outcomes: MultiStatusResponse,
   response: ModifiedResponse<BatchAnswer & EmmaError>,
-  events: SegmentEvent[],
+  events: EventData[],
   start: number,
   end: number
 ): void {
@@ -139,7 +141,8 @@ function rejectedEvents(answer: BatchAnswer | undefined, count: number): Rejecte
   const rejected = answer && Array.isArray(answer.rejected) ? (answer.rejected as unknown[]) : []
   return rejected.filter((entry): entry is RejectedEvent => {
     const { index, status } = (entry ?? {}) as Partial<RejectedEvent>
-    return Number.isInteger(index) && (index as number) >= 0 && (index as number) < count && Number.isInteger(status)
+    const inBatch = Number.isInteger(index) && (index as number) >= 0 && (index as number) < count
+    return inBatch && Number.isInteger(status) && (status as number) >= 400
   })
 }
 

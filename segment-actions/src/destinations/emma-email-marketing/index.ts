@@ -10,8 +10,7 @@ const destination: DestinationDefinition<Settings> = {
   name: 'Emma Email Marketing (Actions)',
   slug: 'actions-emma-email-marketing',
   mode: 'cloud',
-  description:
-    'Send your Segment events to Emma: identify calls keep contacts up to date, and every event can start an Emma workflow.',
+  description: 'Send the events of your Segment sources to Emma, for its contacts, lists and workflows.',
 
   authentication: {
     scheme: 'custom',

@@ -160,10 +160,13 @@ describe('Emma Email Marketing (Actions)', () => {
       expect(statuses?.[0]).toMatchObject({ errormessage: `Emma answered ${status}: not now` })
     })
 
-    it('ignores rejected entries that name no event of the batch', async () => {
+    it('ignores rejected entries that name no event of the batch, or no failure', async () => {
       nock(endpoint)
         .post('/v1/batch')
-        .reply(200, { accepted: 3, rejected: [{ index: 3, status: 400 }, { index: -1, status: 400 }, { status: 400 }] })
+        .reply(200, {
+          accepted: 3,
+          rejected: [{ index: 3, status: 400 }, { index: -1, status: 400 }, { status: 400 }, { index: 0, status: 200 }]
+        })
 
       await testDestination.testBatchAction('sendEvent', { events, settings, useDefaultMappings: true })
 
