@@ -56,7 +56,7 @@ const destination: DestinationDefinition<Settings> = {
   },
 
   onDelete: async (request, { settings, payload }) => {
-    // Segment hands over only the person's ids: Emma erases everything it holds about the userId.
+    // Segment hands over the person's ids, not the event: Emma's delete topic gets a delete event for them.
     const response = await request(endpointUrl(settings, '/v1/segment'), {
       method: 'POST',
       json: { type: 'delete', userId: payload.userId, anonymousId: payload.anonymousId },
