@@ -6,11 +6,13 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 AWS_PORT ?= 5001
 DEMO_KEY ?= emma-local-demo-key
+# The Segment Actions destination (TypeScript): its own npm package.
+ACTIONS := segment-actions
 # The emulator started by `make run`, never real AWS.
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) \
 	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: run demo tail test fuzz check lint typecheck pytest clean deploy infra package measure bench
+.PHONY: run demo tail test fuzz check lint typecheck pytest actions clean deploy infra package measure bench
 
 # The whole service on this machine: AWS emulator, chalice local, a demo key. Ctrl-C stops it.
 run: $(VENV)/.installed
@@ -24,8 +26,9 @@ demo: $(VENV)/.installed
 tail: $(VENV)/.installed
 	$(LOCAL_AWS) $(BIN)/python -m tools.tail
 
-# Create the virtualenv if missing, install, then every check CI runs.
-test: check pytest
+# Create the virtualenv if missing, install, then every check CI runs. The Actions destination is
+# built before pytest, whose end-to-end tests run its dist/index.js against `make run`'s service.
+test: check actions pytest
 
 check: lint typecheck
 
@@ -45,6 +48,15 @@ fuzz: $(VENV)/.installed
 	FUZZ_EXAMPLES=20000 GUARANTEE_EVENTS=2000 $(BIN)/pytest tests/functional/test_fuzz.py \
 		tests/functional/test_guarantees.py --hypothesis-show-statistics
 	SCHEMATHESIS_COVERAGE=1 SCHEMATHESIS_EXAMPLES=300 $(BIN)/pytest tests/e2e/test_openapi_conformance.py
+
+# The Actions destination: build, then its lint and unit tests.
+actions: $(ACTIONS)/node_modules/.installed
+	cd $(ACTIONS) && npm run --silent build && npm test --silent
+
+# npm ci only when the lock file changed (it empties node_modules, the stamp with it).
+$(ACTIONS)/node_modules/.installed: $(ACTIONS)/package-lock.json
+	cd $(ACTIONS) && npm ci --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,4 +89,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench $(if $(JSON),--json $(JSON))
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(ACTIONS)/node_modules $(ACTIONS)/dist

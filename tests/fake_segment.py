@@ -30,7 +30,8 @@ import trustme
 
 CLIENT_ID = "emma-test-client"
 CLIENT_SECRET = "client-secret-canary-5f1d2a"
-SLUG = "emma"
+# The Actions destination's slug (`emma` in Segment's catalog is another company's destination).
+SLUG = "actions-emma-email-marketing"
 REDIRECT_URI = "https://emma-segment.example/api/v1/segment/enable/callback"
 WORKSPACE = "workspaces/acme"
 SOURCE = f"{WORKSPACE}/sources/web"

@@ -79,3 +79,12 @@ class NotConfigured(EnableError):
 
     title = "Enable with Segment is not available"
     advice = "Nothing was changed. Please contact Emma support."
+
+
+class NoDestination(NotConfigured):
+    """`SEGMENT_DESTINATION_SLUG` is not set: the flow has no destination in Segment's catalog to create."""
+
+    advice = (
+        "Nothing was changed. To send your Segment events to Emma, add Emma's destination to your Segment "
+        "source in Segment's catalog, with your Emma API key."
+    )

@@ -17,7 +17,7 @@ from chalicelib.keys import KeyStore
 from chalicelib.request_log import RequestLog
 from chalicelib.segment_enable import pages, segment, signing
 from chalicelib.segment_enable.enabling import enable
-from chalicelib.segment_enable.errors import AuthorizationFailed, EnableError, InvalidLink, NotConfigured
+from chalicelib.segment_enable.errors import AuthorizationFailed, EnableError, InvalidLink, NoDestination, NotConfigured
 
 # Holds the browser secret a state is bound to. `__Host-`: only over HTTPS, only
 # to this host, on every path (API Gateway may prefix the routes with a stage).
@@ -37,6 +37,7 @@ def start_with_link(request: Request) -> Response:
     log = _log(request, "link")
 
     def run() -> Response:
+        _destination_slug()  # before any secret is read
         params: Mapping[str, str] = request.query_params or {}
         secret = secret_refs.resolve(config.segment_enable_link_secret())
         account_id = signing.verify_link(
@@ -93,14 +94,23 @@ def _finish(request: Request, log: RequestLog) -> Response:
 
 
 def _partner_app() -> segment.PartnerApp:
+    destination_slug = _destination_slug()
     return segment.PartnerApp(
         client_id=config.segment_oauth_client_id(),
         client_secret=secret_refs.resolve(config.segment_oauth_client_secret()),
-        destination_slug=config.segment_destination_slug(),
+        destination_slug=destination_slug,
         redirect_uri=config.segment_oauth_redirect_uri(),
         oauth_url=config.segment_oauth_url(),
         api_url=config.segment_api_url(),
     )
+
+
+def _destination_slug() -> str:
+    """The destination the flow creates. No default: a wrong slug is another company's destination."""
+    try:
+        return config.segment_destination_slug()
+    except Misconfigured as error:
+        raise NoDestination(error.message) from None
 
 
 def _browser_secret(request: Request) -> str | None:

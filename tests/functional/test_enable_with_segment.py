@@ -481,6 +481,29 @@ def test_a_deployment_missing_a_setting_says_so_with_a_500_page(
     assert "<h1>Enable with Segment is not available</h1>" in page_text(response)
 
 
+def test_without_a_destination_slug_the_flow_does_not_start(
+    browser: Browser, key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No default slug: `emma` in Segment's catalog is another company's destination."""
+    # GIVEN everything but the slug, and a link secret that could not even be read
+    monkeypatch.delenv("SEGMENT_DESTINATION_SLUG")
+    monkeypatch.setenv("SEGMENT_ENABLE_LINK_SECRET", "ssm:/emma-segment/test/no-such-parameter")
+    # WHEN a customer starts with a key, or with a link
+    with_key = browser.open("/v1/segment/enable", headers={"authorization": basic_auth(key)})
+    with_link = browser.open(link_path("777"))
+    # THEN neither goes to Segment, and the page says what to do instead
+    for response in (with_key, with_link):
+        assert response.status_code == 500
+        assert "Location" not in response.headers
+        text = page_text(response)
+        assert "<h1>Enable with Segment is not available</h1>" in text
+        assert "add Emma&#x27;s destination to your Segment source" in text
+    assert browser.segment.config_api_calls == []
+    assert browser.segment.issued_secrets == []
+    errors = [record["error"] for record in enable_log(capsys.readouterr().out)]
+    assert errors == ["this deployment is misconfigured: SEGMENT_DESTINATION_SLUG is not set"] * 2
+
+
 def test_links_need_the_link_secret(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SEGMENT_ENABLE_LINK_SECRET")
     assert browser.open(link_path("777")).status_code == 500

@@ -1,0 +1,3 @@
+import destination from './destinations/emma-email-marketing'
+
+export default destination
