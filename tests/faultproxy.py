@@ -4,9 +4,12 @@ The service under test is pointed at the proxy through `AWS_ENDPOINT_URL`, so
 its real botocore client meets real HTTP errors, resets and silences. Each
 rule matches an operation (SNS's `Action=Publish`, DynamoDB's
 `X-Amz-Target: ...GetItem`) and fires a number of times; everything else is
-forwarded to moto unchanged.
+forwarded to moto unchanged. A "late" rule forwards the call, so that AWS does
+its work, and answers only after `delay` seconds: past the client's read
+timeout, it is an answer lost after the work was done.
 """
 
+import contextlib
 import http.client
 import socket
 import struct
@@ -27,13 +30,14 @@ _ERROR_DOCUMENT = (
 
 @dataclass
 class Rule:
-    """Fail the next `times` calls of `operation` with `kind`: "status", "reset" or "hang"."""
+    """Fail the next `times` calls of `operation` with `kind`: "status", "reset", "hang" or "late"."""
 
     operation: str
     times: int
     kind: str = "status"
     status: int = 503
     code: str = "ServiceUnavailable"
+    delay: float = 2.0
 
 
 class FaultProxy:
@@ -75,6 +79,8 @@ class FaultProxy:
                 rule.times -= 1
         if rule is None:
             self._forward(request, body)
+        elif rule.kind == "late":
+            self._forward(request, body, delay=rule.delay)
         elif rule.kind == "reset":
             # Linger on, zero seconds: closing sends a TCP reset instead of a clean FIN.
             request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -84,14 +90,17 @@ class FaultProxy:
         else:
             _answer(request, rule.status, _ERROR_DOCUMENT.format(code=rule.code).encode(), "text/xml")
 
-    def _forward(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+    def _forward(self, request: BaseHTTPRequestHandler, body: bytes, delay: float = 0.0) -> None:
         connection = http.client.HTTPConnection(self.upstream.netloc, timeout=30)
         headers = {name: value for name, value in request.headers.items() if name.lower() != "host"}
         connection.request(request.command, request.path, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
         connection.close()
-        _answer(request, response.status, payload, response.getheader("Content-Type", "text/xml"))
+        time.sleep(delay)
+        # A client that stopped waiting has closed the connection: the answer is lost, as intended.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            _answer(request, response.status, payload, response.getheader("Content-Type", "text/xml"))
 
     @contextmanager
     def running(self) -> Iterator["FaultProxy"]:

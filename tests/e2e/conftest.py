@@ -213,10 +213,15 @@ class FaultyService:
         return published_message_ids(self.aws_endpoint, event_type)
 
 
+# The faulty service's claim window: long enough to outlast a request, short enough to wait out in a test.
+CLAIM_SECONDS = 5
+
+
 @pytest.fixture(scope="module")
 def faulty_service_for_module() -> Iterator[FaultyService]:
     """`chalice local` whose AWS calls pass through a fault-injecting proxy in front of moto."""
-    with emulator(free_port()) as moto:
+    with emulator(free_port()) as moto, pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("DEDUP_CLAIM_SECONDS", str(CLAIM_SECONDS))
         # moto keeps its state per process: start from nothing, whatever ran before.
         requests.post(f"{moto}/moto-api/reset", timeout=10)
         environment = stage_environment("local")

@@ -1,8 +1,10 @@
 """Faults at the socket level, over real HTTP: `chalice local` with its AWS calls through a fault proxy.
 
-SNS and DynamoDB hang, reset connections and answer 5xx; the service answers
-Segment within its 5-second timeout, with a 5xx it retries, and publishes each
-event once (the local stage has a dedup table).
+SNS and DynamoDB hang, answer late, reset connections and answer 5xx; the
+service answers Segment within its 5-second timeout, with a 5xx it retries and
+a Retry-After it can honour, and publishes each event once, or twice at most
+when SNS took it without answering (the local stage has a dedup table, here
+with a 5-second claim window).
 """
 
 import json
@@ -12,38 +14,62 @@ import pytest
 import requests
 
 from tests.aws import basic_auth
-from tests.e2e.conftest import DEMO_KEY, FaultyService
+from tests.e2e.conftest import CLAIM_SECONDS, DEMO_KEY, FaultyService
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
 
 
-def post(service: FaultyService, body: bytes | dict[str, object], path: str = "/v1/segment") -> tuple[int, float]:
+def send(service: FaultyService, body: bytes | dict[str, object], path: str = "/v1/segment") -> requests.Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {"Authorization": basic_auth(DEMO_KEY), "Content-Type": "application/json"}
-    started = time.monotonic()
-    response = requests.post(f"{service.url}{path}", data=data, headers=headers, timeout=30)
-    return response.status_code, time.monotonic() - started
+    return requests.post(f"{service.url}{path}", data=data, headers=headers, timeout=30)
+
+
+def post(service: FaultyService, body: bytes | dict[str, object], path: str = "/v1/segment") -> tuple[int, float]:
+    response = send(service, body, path)
+    return response.status_code, response.elapsed.total_seconds()
 
 
 def event(message_id: str) -> dict[str, object]:
     return {"type": "identify", "userId": "u1", "messageId": message_id}
 
 
-def test_an_sns_that_hangs_is_a_503_within_segments_timeout_and_the_retry_publishes_once(
+def test_an_sns_that_hangs_or_answers_too_late_is_waited_out_and_each_event_published_at_most_twice(
     faulty_service: FaultyService,
 ) -> None:
-    faulty_service.proxy.fail("Publish", times=10, kind="hang")
-    status, seconds = post(faulty_service, event("m-hang"))
-    assert (status, seconds < SEGMENT_TIMEOUT_SECONDS) == (503, True)
-    faulty_service.proxy.rules.clear()
-    assert post(faulty_service, event("m-hang"))[0] == 200
-    assert faulty_service.published("identify") == ["m-hang"]
+    # GIVEN SNS never answers one publish, and takes the other without answering in time
+    faulty_service.proxy.fail("Publish", times=1, kind="hang")
+    hung = send(faulty_service, event("m-hang"))
+    faulty_service.proxy.fail("Publish", times=1, kind="late", delay=2.0)
+    late = send(faulty_service, event("m-late"))
+    # THEN each is a 503 in time, which Segment is told to retry once the claim window is over
+    for answer in (hung, late):
+        assert (answer.status_code, answer.elapsed.total_seconds() < SEGMENT_TIMEOUT_SECONDS) == (503, True)
+        assert answer.headers["Retry-After"] == str(CLAIM_SECONDS)
+        assert "perhaps published: SNS did not answer (ReadTimeoutError)" in answer.json()["message"]
+    # WHEN Segment redelivers at once: still held, nothing published again
+    for message_id in ("m-hang", "m-late"):
+        assert post(faulty_service, event(message_id))[0] == 503
+    # WHEN it redelivers after the window, as Retry-After said
+    time.sleep(CLAIM_SECONDS)
+    assert [post(faulty_service, event(message_id))[0] for message_id in ("m-hang", "m-late")] == [200, 200]
+    # THEN the event SNS never took is published once, the one it took without answering twice at most
+    assert sorted(faulty_service.published("identify")) == ["m-hang", "m-late", "m-late"]
 
 
-def test_connections_sns_resets_are_retried_within_the_request(faulty_service: FaultyService) -> None:
+def test_an_sns_that_throttles_is_retried_within_the_request(faulty_service: FaultyService) -> None:
+    faulty_service.proxy.fail("Publish", times=2, status=400, code="Throttling")
+    assert post(faulty_service, event("m-throttled"))[0] == 200
+    assert faulty_service.proxy.calls.count("Publish") >= 3
+    assert faulty_service.published("identify") == ["m-throttled"]
+
+
+def test_a_connection_sns_resets_after_the_request_went_out_is_not_retried(faulty_service: FaultyService) -> None:
     faulty_service.proxy.fail("Publish", times=2, kind="reset")
-    assert post(faulty_service, event("m-reset"))[0] == 200
-    assert faulty_service.published("identify") == ["m-reset"]
+    before = faulty_service.proxy.calls.count("Publish")
+    status, seconds = post(faulty_service, event("m-reset"))
+    assert (status, seconds < SEGMENT_TIMEOUT_SECONDS) == (503, True)
+    assert faulty_service.proxy.calls.count("Publish") == before + 1
 
 
 @pytest.mark.parametrize("kind", ["hang", "status"])

@@ -1,12 +1,18 @@
 """Segment's own, unmodified Python library sending straight to the service over real HTTP."""
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from segment.analytics import Client
+from segment.analytics import request as segment_request
 
+from chalicelib.deadline import MAX_ATTEMPTS
 from tests.e2e.conftest import DEMO_KEY, FaultyService, LocalRun
+
+SEGMENT_TIMEOUT_SECONDS = 5.0
 
 
 def send_one_of_each(client: Client) -> dict[str, str]:
@@ -38,15 +44,52 @@ def test_the_python_library_delivers_every_call_type_with_its_own_message_ids(lo
         assert local_run.published(event_type) == [message_id]
 
 
-def test_the_librarys_retry_after_a_503_loses_no_event(faulty_service: FaultyService) -> None:
+@pytest.fixture
+def answer_times() -> Iterator[list[float]]:
+    """How long each answer the library got took, from its request to the answer's headers."""
+    times: list[float] = []
+
+    def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        times.append(response.elapsed.total_seconds())
+
+    hooks = segment_request._session.hooks["response"]
+    hooks.append(record)
+    yield times
+    hooks.remove(record)
+
+
+def test_the_librarys_retry_after_a_503_loses_no_event(
+    faulty_service: FaultyService, answer_times: list[float]
+) -> None:
     # GIVEN SNS fails every attempt the service makes for the library's first batch
-    faulty_service.proxy.fail("PublishBatch", times=5, status=503, code="ServiceUnavailable")
+    faulty_service.proxy.fail("Publish", times=MAX_ATTEMPTS, status=503, code="ServiceUnavailable")
     errors: list[Exception] = []
     client = Client(write_key=DEMO_KEY, host=faulty_service.url, on_error=lambda error, batch: errors.append(error))
-    # WHEN the library's background consumer sends, is answered 503, and retries
+    # WHEN the library's background consumer sends, is answered 503, and retries after the Retry-After it was given
     _, message = client.track("u1", "Order Completed")
     client.flush()
     # THEN its retry is published, exactly once
     assert errors == []
-    assert faulty_service.proxy.calls.count("PublishBatch") == 6
+    assert faulty_service.proxy.calls.count("Publish") == MAX_ATTEMPTS + 1
     assert faulty_service.published("track") == [message["messageId"]]
+    assert len(answer_times) == 2
+
+
+def test_batches_whose_sns_answers_come_too_late_lose_nothing_and_publish_nothing_more_than_twice(
+    faulty_service: FaultyService, answer_times: list[float]
+) -> None:
+    # GIVEN SNS takes the first batch's messages but answers after the service's read timeout
+    faulty_service.proxy.fail("PublishBatch", times=4, kind="late", delay=1.5)
+    errors: list[Exception] = []
+    client = Client(
+        write_key=DEMO_KEY, host=faulty_service.url, upload_size=100, on_error=lambda error, _: errors.append(error)
+    )
+    # WHEN the library sends 300 events, in batches of 100, and retries what is answered 503
+    sent = [client.track(f"u{n % 7}", "Order Completed", {"n": n})[1]["messageId"] for n in range(300)]
+    client.flush()
+    # THEN nothing is lost, no event is published more than twice, and every answer came within 5 s
+    assert errors == []
+    published = Counter(faulty_service.published("track"))
+    assert set(published) == set(sent)
+    assert max(published.values()) == 2
+    assert max(answer_times) < SEGMENT_TIMEOUT_SECONDS
