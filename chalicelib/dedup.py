@@ -23,6 +23,7 @@ at most once per unknown outcome, plus once. Records expire by their
 time; until it does, an expired record counts as absent.
 """
 
+import contextlib
 import hashlib
 import math
 import time
@@ -48,8 +49,9 @@ if TYPE_CHECKING:
 RETENTION_SECONDS = 48 * 3600
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
-# BatchWriteItem's limit.
+# BatchWriteItem's and BatchGetItem's limits.
 _WRITES_PER_CALL = 25
+_READS_PER_CALL = 100
 # TransactWriteItems' limit, and so the most events claimed at once. Claimed one
 # PutItem each, the claims of a large batch alone would take the CPU of a small
 # Lambda function past the deadline, and its retries would never get further.
@@ -117,6 +119,44 @@ class DedupTable:
         self._claimed.update(fresh)
         first = self._claim(fresh, deadline) if fresh else {}
         return [first.pop(key, _REPEATED) for key in keys]
+
+    def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
+        """The claims already recorded for `keys`: published, or held by another delivery; read a hundred at a time.
+
+        Claiming an event that is already published costs as much as claiming
+        a new one, so a batch Segment sends again after a partial 503 reads
+        first, and claims only what is left: each retry gets further. Keys the
+        table could not tell about in time are left out, to be claimed.
+        """
+        unique = list(dict.fromkeys(keys))
+        calls = [unique[start : start + _READS_PER_CALL] for start in range(0, len(unique), _READS_PER_CALL)]
+        found = run_concurrently(lambda call: self._read(call, deadline), calls, deadline, _pool(), _overdue_read)
+        return {key: claim for claims in found for key, claim in claims.items()}
+
+    def _read(self, keys: list[str], deadline: Deadline) -> dict[str, Claim]:
+        """One BatchGetItem call's worth of records, its unprocessed keys asked again; live records only."""
+        pending: Any = {self._table: {"Keys": [{"id": {"S": key}} for key in keys], "ConsistentRead": True}}
+        found: dict[str, Claim] = {}
+
+        def read() -> None:
+            nonlocal pending
+            try:
+                answer = self._client.batch_get_item(RequestItems=pending)
+            except (ClientError, BotoCoreError) as error:
+                _raise_unless_permanent(error)
+                raise
+            now = self._clock()
+            for record in answer.get("Responses", {}).get(self._table, []):
+                if float(record.get("expiration", {}).get("N", "0")) >= now:
+                    found[record["id"]["S"]] = self._held(record)
+            pending = answer.get("UnprocessedKeys")
+            if pending:
+                raise Retryable("UnprocessedKeys")
+
+        # What could not be read in time is claimed instead, which tells the same.
+        with contextlib.suppress(OutOfTime, ClientError, BotoCoreError):
+            retrying(read, deadline, self.settle_seconds, self._sleep)
+        return found
 
     def settle(self, completed: Sequence[str], released: Sequence[str], deadline: Deadline) -> int:
         """Complete the published events' claims and release the unpublished ones; how many were not written.
@@ -250,11 +290,18 @@ def _overdue_write(call: list[dict[str, Any]], started: bool) -> int:
     return len(call)
 
 
+def _overdue_read(call: list[str], started: bool) -> dict[str, Claim]:
+    return {}
+
+
 class AtLeastOnce:
     """No dedup table: every delivery is published, a redelivery too."""
 
     settle_seconds = 0.0
     claim_seconds = 0  # nothing holds a redelivery off
+
+    def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
+        return {}
 
     def claim(self, keys: Sequence[str], deadline: Deadline) -> list[Claim]:
         return [Claim(ClaimState.NEW)] * len(keys)

@@ -15,11 +15,13 @@ log line are built from those outcomes alone.
 
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from typing import Any
 
-from chalicelib.deadline import Deadline
+from chalicelib.deadline import GRACE_SECONDS, Deadline
 from chalicelib.dedup import CLAIMS_PER_CALL, AtLeastOnce, ClaimState, DedupTable, deduplication, record_key
 from chalicelib.errors import (
     RETRY_AFTER_SECONDS,
@@ -146,16 +148,17 @@ class Outcomes:
 def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadline) -> Outcomes:
     """Claim, publish and settle `messages` by the deadline; what became of each, by messageId.
 
-    A large batch goes a hundred events at a time, each hundred claimed,
-    published and settled before the next is claimed: whatever the deadline
-    cuts off, what came before it is done, so that Segment's next retry gets
-    further instead of starting over.
+    A batch's events already published, or held by another delivery, are
+    read first and set aside. The rest go a hundred at a time, each hundred
+    claimed and published before the next is claimed, and settled while the
+    next one goes: whatever the deadline cuts off, what came before it is
+    done, so that Segment's next retry gets further instead of starting over.
     """
-    dedup = deduplication()
-    rounds = _Rounds(dedup, get_publisher(), account_id, deadline)
-    for start in range(0, len(messages), CLAIMS_PER_CALL):
-        rounds.run(messages[start : start + CLAIMS_PER_CALL])
-    return rounds.outcomes
+    rounds = _Rounds(deduplication(), get_publisher(), account_id, deadline)
+    left = rounds.set_aside_recorded(messages) if len(messages) > 1 else messages
+    for start in range(0, len(left), CLAIMS_PER_CALL):
+        rounds.run(left[start : start + CLAIMS_PER_CALL])
+    return rounds.finish()
 
 
 class _Rounds:
@@ -171,11 +174,28 @@ class _Rounds:
         self._work = deadline.earlier_by(dedup.settle_seconds)
         # FIFO topics with a message not published: later ones wait for the retry, to keep their order.
         self._held_back: set[str] = set()
+        # The last round's claims to complete and to release; earlier rounds' being settled, and their sizes.
+        self._to_settle: tuple[list[str], list[str]] = ([], [])
+        self._settling: list[tuple[Future[int], int]] = []
+
+    def set_aside_recorded(self, messages: Sequence[Message]) -> list[Message]:
+        """Record the outcomes of the events the dedup table already knows; the others, to claim."""
+        recorded = self._dedup.recorded([self._key(message) for message in messages], self._work)
+        left: list[Message] = []
+        for message in messages:
+            claim = recorded.get(self._key(message))
+            if claim is None:
+                left.append(message)
+            else:
+                self.outcomes.record(message.message_id, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
+        return left
 
     def run(self, messages: Sequence[Message]) -> None:
-        keys = [record_key(self._account_id, message.message_id) for message in messages]
+        """Claim and publish one round; settle the previous one meanwhile."""
+        self._settle_in_background()
+        keys = [self._key(message) for message in messages]
+        completed, released = self._to_settle
         new: list[int] = []
-        released: list[str] = []
         for position, claim in enumerate(self._dedup.claim(keys, self._work)):
             message = messages[position]
             if claim.state is not ClaimState.NEW:
@@ -186,7 +206,6 @@ class _Rounds:
             else:
                 new.append(position)
         report = self._publisher.publish([messages[position] for position in new], self._work)
-        completed: list[str] = []
         for position, sending in zip(new, report.sendings, strict=True):
             message = messages[position]
             outcome = _FROM_SENDING[sending.state]
@@ -195,9 +214,39 @@ class _Rounds:
             self.outcomes.record(message.message_id, outcome, sending.reason, hold)
             if outcome is Outcome.PUBLISHED:
                 completed.append(keys[position])
-            else:
-                released += [keys[position]] if outcome in _RELEASED else []
-                self._held_back.update([message.topic_arn] if message.topic_arn.endswith(".fifo") else [])
-        self.outcomes.unsettled += self._dedup.settle(completed, released, self._deadline)
+            elif outcome in _RELEASED:
+                released.append(keys[position])
+            if outcome is not Outcome.PUBLISHED and message.topic_arn.endswith(".fifo"):
+                self._held_back.add(message.topic_arn)
         self.outcomes.attempts = max(self.outcomes.attempts, report.attempts)
         self.outcomes.publish_seconds += report.seconds
+
+    def finish(self) -> Outcomes:
+        """Settle the last round here, and wait for the others no longer than the deadline."""
+        completed, released = self._to_settle
+        self.outcomes.unsettled += self._dedup.settle(completed, released, self._deadline)
+        for settling, writes in self._settling:
+            try:
+                self.outcomes.unsettled += settling.result(timeout=self._deadline.remaining() + GRACE_SECONDS)
+            except TimeoutError:
+                self.outcomes.unsettled += writes
+        return self.outcomes
+
+    def _settle_in_background(self) -> None:
+        completed, released = self._to_settle
+        if completed or released:
+            settling = _settle_pool().submit(self._dedup.settle, completed, released, self._deadline)
+            self._settling.append((settling, len(completed) + len(released)))
+        self._to_settle = ([], [])
+
+    def _key(self, message: Message) -> str:
+        return record_key(self._account_id, message.message_id)
+
+
+@cache
+def _settle_pool() -> ThreadPoolExecutor:
+    """Threads that settle one round's claims while the next is published, kept for the life of the process.
+
+    Apart from the dedup table's own pool, whose threads the settling waits for.
+    """
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="settle")

@@ -65,9 +65,10 @@ def test_the_derived_calls_are_the_ones_the_service_makes_today() -> None:
     assert PROGRAM.calls(PROGRAM.lambdas()[API_HANDLER]).actions == {
         "sns:Publish",  # events, one by one and in batches
         "dynamodb:GetItem",  # Enable with Segment: is the destination's key an active one of the account?
-        "dynamodb:PutItem",  # ... it mints a key for the destination
+        "dynamodb:PutItem",  # ... it mints a key for the destination; deduplication claims (transactions too)
         "dynamodb:UpdateItem",  # ... and disables one Segment refused
-        "dynamodb:BatchWriteItem",  # deduplication: completes and releases claims (PutItem claims them)
+        "dynamodb:BatchGetItem",  # deduplication: what a batch sent again has published already
+        "dynamodb:BatchWriteItem",  # deduplication: completes and releases claims
         "secretsmanager:GetSecretValue",  # webhook secrets, and secrets referenced by ARN
         "ssm:GetParameter",  # secrets referenced as ssm:/name
     }

@@ -1,0 +1,124 @@
+"""Slow rather than down: SNS and DynamoDB that take seconds to answer, or never do.
+
+Whatever they do, every ingest route answers within Segment's 5 seconds of
+the request's arrival, with a 503 that says how many events were published,
+and Segment's retries finish the work without publishing anything twice.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from chalice.test import Client
+
+from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_client
+from chalicelib.publisher import sns_client
+from tests.aws import Deployment
+from tests.conftest import Api, answer_of, configure
+from tests.functional.test_request_log import log_lines
+
+SEGMENT_TIMEOUT_SECONDS = 5.0
+
+
+@pytest.fixture
+def deduplicating(client: Client, aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[Api, Deployment]:
+    deployment = Deployment(dedup=True)
+    deployment.add_topics()
+    configure(monkeypatch, deployment)
+    return Api(client, deployment.create_key("1234")), deployment
+
+
+@contextmanager
+def slow(client: Any, operations: tuple[str, ...], seconds: float, then_time_out: bool = False) -> Iterator[None]:
+    """Each of the service's `operations` calls takes `seconds`; with `then_time_out`, it never answers."""
+    service = client.meta.service_model.endpoint_prefix
+
+    def wait(**kwargs: Any) -> None:
+        time.sleep(seconds)
+        if then_time_out:
+            raise ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com")
+
+    names = [f"before-call.{service}.{operation}" for operation in operations]
+    for name in names:
+        client.meta.events.register_first(name, wait)
+    try:
+        yield
+    finally:
+        for name in names:
+            client.meta.events.unregister(name, wait)
+
+
+def batch(count: int, prefix: str = "m") -> dict[str, Any]:
+    kinds = ["identify", "page", "screen"]
+    return {"batch": [{"type": kinds[n % 3], "userId": f"u{n}", "messageId": f"{prefix}-{n}"} for n in range(count)]}
+
+
+def timed(api: Api, body: dict[str, Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    response = api.post(body, path="/v1/batch")
+    return response, time.monotonic() - started
+
+
+def test_a_large_batch_while_each_publish_takes_most_of_a_second_is_answered_in_time_and_finished_by_retries(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, deployment = deduplicating
+    body = batch(400)
+    answers: list[tuple[int, float]] = []
+    published: Counter[str] = Counter()
+    # GIVEN every PublishBatch takes 0.9 s
+    with slow(sns_client(), ("Publish", "PublishBatch"), 0.9):
+        # WHEN Segment sends the batch, and again after each 503, as it would
+        for _ in range(10):
+            response, seconds = timed(api, body)
+            answers.append((response.status_code, seconds))
+            published.update(item.event["messageId"] for item in deployment.delivered_anywhere())
+            if response.status_code == 200:
+                break
+            # THEN each 503 says how much was done, and asks for a retry
+            assert answer_of(response)["message"].startswith(f"{published.total()} of 400 events are published")
+            assert response.headers["Retry-After"] == "5"
+    # THEN every answer came in time, the last one a 200, and each event was published once
+    assert all(seconds < SEGMENT_TIMEOUT_SECONDS for _, seconds in answers), answers
+    assert answers[-1][0] == 200 and len(answers) > 1
+    assert published == Counter(event["messageId"] for event in body["batch"])
+
+
+@pytest.mark.parametrize("then_time_out", [False, True], ids=["slow", "hanging"])
+def test_claims_that_take_too_long_are_a_503_in_time_and_nothing_is_published(
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], then_time_out: bool
+) -> None:
+    api, deployment = deduplicating
+    # GIVEN every claim takes the whole read timeout: answered, or not
+    with slow(dynamodb_client(), ("PutItem", "TransactWriteItems"), READ_TIMEOUT_SECONDS, then_time_out):
+        response, seconds = timed(api, batch(300))
+    # THEN the answer is in time; what was claimed was published, nothing else was, and the log says why
+    assert (response.status_code, seconds < SEGMENT_TIMEOUT_SECONDS) == (503, True)
+    [line] = log_lines(capsys.readouterr().out, "request")
+    published = len(deployment.delivered_anywhere())
+    assert line["published"] == published
+    assert line["reason"] == ("DedupUnavailable" if then_time_out else "DeadlineReached")
+    assert published < 300
+
+
+def test_completions_that_hang_still_answer_200_in_time_and_a_redelivery_waits(
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api, deployment = deduplicating
+    # GIVEN the dedup table takes claims, but every write that completes them hangs
+    with slow(dynamodb_client(), ("BatchWriteItem",), READ_TIMEOUT_SECONDS, then_time_out=True):
+        response, seconds = timed(api, batch(300))
+    # THEN SNS has every event, so the answer is a 200, in time, and the log says the claims were left
+    assert (response.status_code, seconds < SEGMENT_TIMEOUT_SECONDS) == (200, True)
+    assert len(deployment.delivered_anywhere()) == 300
+    [line] = log_lines(capsys.readouterr().out, "request")
+    assert line["claims_unsettled"] == 300
+    # WHEN the batch is delivered again at once: its claims hold it off, nothing is published twice
+    again, _ = timed(api, batch(300))
+    assert again.status_code == 503
+    assert 1 <= int(again.headers["Retry-After"]) <= 30
+    assert deployment.delivered_anywhere() == []
