@@ -26,6 +26,7 @@ time; until it does, an expired record counts as absent.
 import contextlib
 import hashlib
 import math
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -90,6 +91,8 @@ class DedupTable:
     so that a claim retried after a lost answer recognizes the record its
     first attempt wrote instead of taking it for another delivery's.
     """
+
+    claims_per_call = CLAIMS_PER_CALL
 
     def __init__(
         self,
@@ -297,6 +300,8 @@ def _overdue_read(call: list[str], started: bool) -> dict[str, Claim]:
 class AtLeastOnce:
     """No dedup table: every delivery is published, a redelivery too."""
 
+    # Nothing to claim, so nothing to do a hundred at a time: a batch is published in one round.
+    claims_per_call = sys.maxsize
     settle_seconds = 0.0
     claim_seconds = 0  # nothing holds a redelivery off
 

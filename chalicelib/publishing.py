@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.deadline import GRACE_SECONDS, Deadline
-from chalicelib.dedup import CLAIMS_PER_CALL, AtLeastOnce, ClaimState, DedupTable, deduplication, record_key
+from chalicelib.dedup import AtLeastOnce, ClaimState, DedupTable, deduplication, record_key
 from chalicelib.errors import (
     RETRY_AFTER_SECONDS,
     DeadlineReached,
@@ -154,10 +154,11 @@ def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadlin
     next one goes: whatever the deadline cuts off, what came before it is
     done, so that Segment's next retry gets further instead of starting over.
     """
-    rounds = _Rounds(deduplication(), get_publisher(), account_id, deadline)
+    dedup = deduplication()
+    rounds = _Rounds(dedup, get_publisher(), account_id, deadline)
     left = rounds.set_aside_recorded(messages) if len(messages) > 1 else messages
-    for start in range(0, len(left), CLAIMS_PER_CALL):
-        rounds.run(left[start : start + CLAIMS_PER_CALL])
+    for start in range(0, len(left), dedup.claims_per_call):
+        rounds.run(left[start : start + dedup.claims_per_call])
     return rounds.finish()
 
 
