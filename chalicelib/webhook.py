@@ -31,7 +31,7 @@ from chalice.app import Request
 from chalicelib import config
 from chalicelib.aws_failures import Failure, failure_of
 from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying
-from chalicelib.errors import NotFound, Unauthorized, Unavailable
+from chalicelib.errors import BadRequest, NotFound, Unauthorized, Unavailable
 from chalicelib.secret_refs import secretsmanager_client
 
 if TYPE_CHECKING:
@@ -49,14 +49,20 @@ _MISSING = ("ResourceNotFoundException", "InvalidRequestException")
 
 
 def verify(request: Request, account_id: str, deadline: Deadline) -> None:
-    """Return if `request` is signed with `account_id`'s secret; `Unauthorized` (401) otherwise."""
+    """Return if `request` is one event signed with `account_id`'s secret; 401 if unsigned, 400 for a batch."""
     prefix = config.webhook_secrets_prefix()
     if prefix is None:
         raise NotFound("webhook mode is not enabled in this deployment")
+    body = request.raw_body if isinstance(request.raw_body, bytes) else request.raw_body.encode()
+    if body.lstrip()[:1] == b"[":
+        # Its signature covers the first event only: anything could be appended to a signed one.
+        raise BadRequest(
+            "body: an array is a batch, of which Segment's Webhooks destination signs only the first event; "
+            "turn the destination's batching off"
+        )
     signature = request.headers.get(SIGNATURE_HEADER.lower()) or ""
     if not _ACCOUNT_ID.match(account_id) or not _HEX_SHA1.match(signature):
         raise Unauthorized(f"{SIGNATURE_HEADER}: missing or not a hex HMAC-SHA1")
-    body = request.raw_body if isinstance(request.raw_body, bytes) else request.raw_body.encode()
     if not _secrets(prefix).matches(account_id, body, signature.lower(), deadline):
         # The same answer for an unknown account: it tells nothing about which accounts exist.
         raise Unauthorized(f"{SIGNATURE_HEADER}: does not match the body")

@@ -198,3 +198,17 @@ def test_a_secrets_manager_that_hangs_is_a_503_within_segments_timeout(
     assert "ReadTimeoutError" in answer_of(response)["message"]
     assert elapsed < 4.5
     assert deployment.delivered_anywhere() == []
+
+
+def test_a_batch_from_the_webhooks_destination_is_refused_with_the_setting_to_change(
+    client: Client, deployment: Deployment, secrets: WebhookSecrets
+) -> None:
+    # GIVEN Segment's Webhooks (Actions) destination with batching on: an array, signed over its first event only
+    secret = secrets.put("42")
+    first = json.dumps({"type": "identify", "userId": "u1", "messageId": "m-1"})
+    body = f"[{first},{json.dumps({'type': 'identify', 'userId': 'u2'})}]".encode()
+    response = post(client, "42", body, sign(first.encode(), secret))
+    # THEN it is refused for good, naming what to change, and nothing is published
+    assert response.status_code == 400
+    assert answer_of(response)["message"].endswith("turn the destination's batching off")
+    assert deployment.delivered_anywhere() == []
