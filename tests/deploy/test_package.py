@@ -94,3 +94,14 @@ def test_the_prod_stage_serves_the_custom_domain_at_its_root(packaged: dict[str,
     resources = packaged["prod"]["Resources"]
     assert resources["ApiGatewayCustomDomain"]["Properties"]["DomainName"] == "events.e2ma.net"
     assert resources["ApiGatewayCustomDomainMapping"]["Properties"]["BasePath"] == "(none)"
+
+
+def test_the_gateways_own_retryable_answers_say_when_to_retry() -> None:
+    retryable = {
+        kind: response
+        for kind, response in gateway_responses().items()
+        if kind in ("DEFAULT_5XX", "THROTTLED") or response.get("statusCode", "").startswith("5")
+    }
+    assert set(retryable) >= {"DEFAULT_5XX", "THROTTLED", "AUTHORIZER_FAILURE"}
+    for response in retryable.values():
+        assert response["responseParameters"]["gatewayresponse.header.Retry-After"] == "'5'"
