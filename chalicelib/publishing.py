@@ -1,12 +1,12 @@
 """A request's events from claim to answer: each published at most once, all within the deadline.
 
 Every ingest route hands its messages to `publish_once`, a single event as a
-batch of one:
+batch of one, which for each round of up to a hundred events:
 
-1. claim them all in the dedup table (without one, every claim is granted);
-2. publish the newly claimed ones;
-3. settle: complete the claims of what SNS took, release those of what it
-   did not take, and keep those whose outcome is unknown, so that a
+1. claims them in the dedup table (without one, every claim is granted);
+2. publishes the newly claimed ones;
+3. settles: completes the claims of what SNS took, releases those of what
+   it did not take, and keeps those whose outcome is unknown, so that a
    redelivery waits for the claim window instead of publishing again.
 
 Each event ends with one `Outcome`, kept by messageId, and the answer and the
