@@ -14,8 +14,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from bench.environment import REPO, LambdaContext, authorizer_event, gateway_event
+from bench.environment import API_KEY, REPO, LambdaContext, gateway_event
 from chalicelib.keys import hash_key
+from tools.lambda_events import authorizer_event
 
 _TIMED = """
 import time
@@ -71,7 +72,7 @@ _client.publish(**__import__("json").loads({json.dumps(publish_params)!r}))
 
 def authorizer() -> Script:
     """The authorizer's Lambda function (built from the same app.py): import app, then one decision."""
-    event = json.dumps(authorizer_event())
+    event = json.dumps(authorizer_event(API_KEY))
     work = f"""
 import app
 {_CONTEXT}
