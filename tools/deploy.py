@@ -45,7 +45,7 @@ INFRA_TEMPLATE = REPO / "infra" / "resources.yaml"
 GATEWAY_RESPONSES = REPO / "infra" / "gateway-responses.json"
 # The certificate in the committed configuration: the real one is filled in by hand.
 PLACEHOLDER_CERTIFICATE = "certificate/00000000-0000-0000-0000-000000000000"
-_ARN_LOCATION = re.compile(r"\barn:aws:(sns|dynamodb|logs|secretsmanager|ssm):[^:\"]*:[^:\"]*:")
+_ARN_LOCATION = re.compile(r"^arn:aws:(sns|dynamodb|logs|secretsmanager|ssm):[^:]*:[^:]*:")
 
 RunChalice = Callable[[list[str]], None]
 
@@ -162,27 +162,44 @@ def environment_name(output_key: str) -> str:
 def write_stage_outputs(project_dir: Path, stage: str, outputs: dict[str, str]) -> None:
     """The stack's names and ARNs into the stage's environment, and its IAM policies."""
     config = load_config(project_dir)
-    settings = stage_settings(config, stage)
-    environment: dict[str, str] = settings["environment_variables"]
-    replacements: dict[str, str] = {}
+    environment: dict[str, str] = stage_settings(config, stage)["environment_variables"]
+    renamed: dict[str, str] = {}  # a topic's ARN, or a table's name, as the configuration had it -> the stack's
     for key, value in outputs.items():
         variable = environment_name(key)
-        if variable not in environment:
-            continue
-        old = environment[variable]
-        if old != value:
-            replacements[old if old.startswith("arn:") else f'table/{old}"'] = (
-                value if value.startswith("arn:") else f'table/{value}"'
-            )
-        environment[variable] = value
-    (project_dir / ".chalice" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        if variable in environment:
+            renamed[environment[variable]] = value
+            environment[variable] = value
+    _write_json(project_dir / ".chalice" / "config.json", config)
     topic = next(value for value in outputs.values() if value.startswith("arn:aws:sns:"))
     _, _, _, region, account, _ = topic.split(":", 5)
-    for policy in policy_files(project_dir, stage):
-        text = policy.read_text()
-        for old, new in replacements.items():
-            text = text.replace(old, new)
-        policy.write_text(_ARN_LOCATION.sub(lambda match: f"arn:aws:{match[1]}:{region}:{account}:", text))
+    for path in policy_files(project_dir, stage):
+        policy = json.loads(path.read_text())
+        for statement in policy["Statement"]:
+            statement["Resource"] = [
+                _located(_renamed(resource, renamed), region, account) for resource in _as_list(statement["Resource"])
+            ]
+        _write_json(path, policy)
+
+
+def _renamed(resource: str, renamed: dict[str, str]) -> str:
+    """A policy's resource naming a topic or a table the stack now names otherwise."""
+    if resource in renamed:
+        return renamed[resource]
+    arn, table_part, table = resource.partition(":table/")
+    return f"{arn}:table/{renamed[table]}" if table_part and table in renamed else resource
+
+
+def _located(resource: str, region: str, account: str) -> str:
+    """An ARN of the services the functions use, in the stack's region and account."""
+    return _ARN_LOCATION.sub(f"arn:aws:\\1:{region}:{account}:", resource, count=1)
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def policy_files(project_dir: Path, stage: str) -> list[Path]:
