@@ -10,17 +10,20 @@
 2. write the stack's outputs into the stage's environment in
    `.chalice/config.json`, and point the stage's IAM policy files at the same
    topics, tables, account and region;
-3. run `chalice deploy --stage <stage>` (the API, both Lambda functions, their
-   roles, log groups and the custom domain);
+3. prepare the package both functions run (`tools.lambda_package`: bytecode
+   for the stage's runtime, so that no cold start compiles) and run
+   `chalice deploy --stage <stage>` (the API, both Lambda functions, their
+   roles, log groups and the custom domain), which uploads that package;
 4. put `infra/gateway-responses.json` on the REST API and redeploy its stage.
    Chalice replaces the whole API definition on every deploy, which resets
    gateway responses to API Gateway's defaults (whose 403 for an unknown path
    echoes the Authorization header), so this step follows every deploy.
 
-`package` runs `chalice package --merge-template` with a template that adds
-the same gateway responses to the API definition itself (so CloudFormation
-keeps them), and names the functions and their log groups as `chalice deploy`
-does, which the IAM policies' log permissions name.
+`package` prepares the same package and runs `chalice package
+--merge-template` with a template that adds the same gateway responses to the
+API definition itself (so CloudFormation keeps them), and names the functions
+and their log groups as `chalice deploy` does, which the IAM policies' log
+permissions name.
 """
 
 import argparse
@@ -37,7 +40,9 @@ import boto3
 from botocore.exceptions import ClientError
 from chalice.utils import to_cfn_resource_name
 
+from tools import lambda_package
 from tools.aws_calls import API_HANDLER, Program
+from tools.lambda_package import PackageError
 
 REPO = Path(__file__).resolve().parent.parent
 CHALICE_DIR = REPO / ".chalice"
@@ -64,15 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     package_command.add_argument("--stage", required=True)
     package_command.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    if args.command == "package":
-        package(args.stage, args.out)
-        return 0
     try:
-        if args.command == "infra":
+        if args.command == "package":
+            package(args.stage, args.out)
+        elif args.command == "infra":
             provision(args.stage, fifo=args.fifo)
         else:
             deploy(args.stage, fifo=args.fifo)
-    except DeployError as error:
+    except (DeployError, PackageError) as error:
         print(f"deploy: {error}", file=sys.stderr)
         return 1
     return 0
@@ -91,8 +95,9 @@ def deploy(
 ) -> None:
     settings = stage_settings(load_config(project_dir), stage)
     _check_filled_in(settings)
+    lambda_package.check_runtime(settings)
     provision(stage, fifo=fifo, project_dir=project_dir)
-    (run_chalice or _run_chalice(project_dir))(["deploy", "--stage", stage])
+    (run_chalice or _chalice_on_prepared_package(project_dir, stage))(["deploy", "--stage", stage])
     rest_api_id = deployed_rest_api(project_dir, stage)
     apply_gateway_responses(rest_api_id, settings.get("api_gateway_stage", "api"))
     print(f"deployed stage {stage}: REST API {rest_api_id}")
@@ -262,16 +267,21 @@ def merge_template(stage: str) -> dict[str, Any]:
 
 
 def package(stage: str, out: Path, project_dir: Path = REPO) -> Path:
-    """`chalice package` for `stage` into `out`; the path of the SAM template."""
+    """`chalice package` for `stage` into `out`; the path of the SAM template (its zip is `deployment.zip`)."""
+    lambda_package.check_runtime(stage_settings(load_config(project_dir), stage))
     with tempfile.TemporaryDirectory() as scratch:
         merge = Path(scratch) / "merge.json"
         merge.write_text(json.dumps(merge_template(stage), indent=2))
-        _run_chalice(project_dir)(["package", "--stage", stage, "--merge-template", str(merge), str(out)])
+        arguments = ["package", "--stage", stage, "--merge-template", str(merge), str(out)]
+        _chalice_on_prepared_package(project_dir, stage)(arguments)
     return out / "sam.json"
 
 
-def _run_chalice(project_dir: Path) -> RunChalice:
+def _chalice_on_prepared_package(project_dir: Path, stage: str) -> RunChalice:
+    """Chalice, run once the stage's package is prepared where Chalice takes it from."""
+
     def run(arguments: list[str]) -> None:
+        lambda_package.prepare(project_dir, stage)
         chalice = Path(sys.executable).parent / "chalice"
         subprocess.run([str(chalice), "--project-dir", str(project_dir), *arguments], check=True)
 
