@@ -74,15 +74,15 @@ def measure(sizes: Sizes) -> dict[str, Any]:
     ):
         environment = child_environment(endpoint, bytecode_cache)
         warm = _in_process(environment, "warm", "--rounds", str(sizes.warm_rounds))
-        authorizer = _in_process(environment, "authorizer", "--rounds", str(sizes.warm_rounds))
+        warm_authorizer = _in_process(environment, "authorizer", "--rounds", str(sizes.warm_rounds))
         view, view_floor = cold.view(event_mix()[0]), cold.view_floor(warm["published"][0], warm["client_config"])
+        authorizer_floor = cold.authorizer_floor(environment["API_KEYS_TABLE"], API_KEY)
         scripts = [
-            view.deployed(package.var_task),
-            view_floor,
-            cold.authorizer().deployed(package.var_task),
-            cold.authorizer_floor(environment["API_KEYS_TABLE"], API_KEY),
+            *(script.deployed(package.var_task) for script in (view, view_floor, cold.authorizer(), authorizer_floor)),
             view,
+            view_floor,
             cold.authorizer(),
+            authorizer_floor,
             cold.view_floor(warm["published"][0], warm["client_config"], also_import="marshmallow"),
         ]
         cold_starts = cold.run(scripts, sizes.cold_runs, environment)
@@ -92,8 +92,10 @@ def measure(sizes: Sizes) -> dict[str, Any]:
     cold_ms = {name: _median(runs, "ms") for name, runs in cold_starts.items()}
     return {
         "warm_ratio": warm["ratio"],
-        "deployed_cold_ratio": cold.median_ratio(cold_starts, "view, deployed", "view floor"),
-        "deployed_authorizer_cold_ratio": cold.median_ratio(cold_starts, "authorizer, deployed", "authorizer floor"),
+        "deployed_cold_ratio": cold.median_ratio(cold_starts, "view, deployed", "view floor, deployed"),
+        "deployed_authorizer_cold_ratio": cold.median_ratio(
+            cold_starts, "authorizer, deployed", "authorizer floor, deployed"
+        ),
         "package_mib": package.mib,
         "cold_ratio": cold.median_ratio(cold_starts, "view", "view floor"),
         "authorizer_cold_ratio": cold.median_ratio(cold_starts, "authorizer", "authorizer floor"),
@@ -106,11 +108,13 @@ def measure(sizes: Sizes) -> dict[str, Any]:
         "warm_cpu_us_per_event": warm["ours_cpu_us"],
         "warm_floor_cpu_us_per_event": warm["floor_cpu_us"],
         "warm_cpu_ratio": warm["cpu_ratio"],
-        "warm_authorizer_us": authorizer["ours_us"],
-        "warm_authorizer_floor_us": authorizer["floor_us"],
-        "warm_authorizer_ratio": authorizer["ratio"],
+        "warm_authorizer_us": warm_authorizer["ours_us"],
+        "warm_authorizer_floor_us": warm_authorizer["floor_us"],
+        "warm_authorizer_ratio": warm_authorizer["ratio"],
         "deployed_cold_ms": cold_ms["view, deployed"],
+        "deployed_cold_floor_ms": cold_ms["view floor, deployed"],
         "deployed_authorizer_cold_ms": cold_ms["authorizer, deployed"],
+        "deployed_authorizer_cold_floor_ms": cold_ms["authorizer floor, deployed"],
         "cold_ms": cold_ms["view"],
         "cold_floor_ms": cold_ms["view floor"],
         "cold_floor_with_marshmallow_ms": cold_ms["view floor + marshmallow"],
@@ -123,7 +127,7 @@ def measure(sizes: Sizes) -> dict[str, Any]:
         "publish_batch_calls_per_batch": batch["publish_batch_calls_per_batch"],
         "sizing": {
             "view": _sizing(cold_starts["view, deployed"], warm["ours_cpu_us"], memory["peak_rss_mib"]),
-            "authorizer": _sizing(cold_starts["authorizer, deployed"], authorizer["ours_cpu_us"], None),
+            "authorizer": _sizing(cold_starts["authorizer, deployed"], warm_authorizer["ours_cpu_us"], None),
         },
         "sizes": sizes.__dict__,
         "machine": machine,
@@ -181,7 +185,7 @@ def table(figures: dict[str, Any]) -> str:
         _row(
             "cold start, view, as deployed: import + first event, ms",
             figures["deployed_cold_ms"],
-            figures["cold_floor_ms"],
+            figures["deployed_cold_floor_ms"],
             figures["deployed_cold_ratio"],
             target=f"≤ {COLD_TARGET}",
             met=figures["deployed_cold_ratio"] <= COLD_TARGET,
@@ -189,7 +193,7 @@ def table(figures: dict[str, Any]) -> str:
         _row(
             "cold start, authorizer, as deployed: import + first decision, ms",
             figures["deployed_authorizer_cold_ms"],
-            figures["authorizer_cold_floor_ms"],
+            figures["deployed_authorizer_cold_floor_ms"],
             figures["deployed_authorizer_cold_ratio"],
             target=f"≤ {AUTHORIZER_COLD_TARGET}",
             met=figures["deployed_authorizer_cold_ratio"] <= AUTHORIZER_COLD_TARGET,

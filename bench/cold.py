@@ -21,15 +21,17 @@ from bench import deployed
 from bench.environment import API_KEY, REPO, LambdaContext, gateway_event
 from chalicelib.keys import hash_key
 from tools.lambda_events import authorizer_event
+from tools.lambda_package import RECORD_COMPILED
 
 _TIMED = """
+{prelude}
 import time
 _started, _cpu = time.perf_counter(), time.process_time()
 {init}
 _init_ms, _init_cpu_ms = (time.perf_counter() - _started) * 1000, (time.process_time() - _cpu) * 1000
 {work}
 _figures = {{"ms": (time.perf_counter() - _started) * 1000, "cpu_ms": (time.process_time() - _cpu) * 1000}}
-_figures.update(init_ms=_init_ms, init_cpu_ms=_init_cpu_ms)
+_figures.update(init_ms=_init_ms, init_cpu_ms=_init_cpu_ms, compiled=len(compiled))
 for _line in open("/proc/self/status"):
     if _line.startswith("VmHWM:"):
         _figures["peak_rss_mib"] = int(_line.split()[1]) / 1024
@@ -50,8 +52,13 @@ class Script:
     """One side of a comparison: Python code run with `python -c`, from the repository or from a package."""
 
     name: str
-    code: str
+    init: str  # Lambda's init phase: the handler module's import
+    work: str  # the first invocation
     var_task: Path | None = None  # the unpacked package it runs from, alone, as on Lambda
+
+    @property
+    def code(self) -> str:
+        return _TIMED.format(prelude=RECORD_COMPILED, init=self.init, work=self.work)
 
     def deployed(self, var_task: Path) -> "Script":
         """The same work, run from the package unpacked in `var_task`."""
@@ -66,7 +73,7 @@ def view(body: bytes) -> Script:
 _answer = app.app(__import__("json").loads({event!r}), Context())
 assert _answer["statusCode"] == 200, _answer
 """
-    return Script("view", _TIMED.format(init="import app", work=work))
+    return Script("view", "import app", work)
 
 
 def view_floor(publish_params: dict[str, Any], client_config: dict[str, Any], also_import: str = "") -> Script:
@@ -80,7 +87,7 @@ _client = boto3.client("sns", config=Config(**__import__("json").loads({json.dum
 _client.publish(**__import__("json").loads({json.dumps(publish_params)!r}))
 """
     init = f"import {also_import}\nimport boto3" if also_import else "import boto3"
-    return Script(f"view floor + {also_import}" if also_import else "view floor", _TIMED.format(init=init, work=work))
+    return Script(f"view floor + {also_import}" if also_import else "view floor", init, work)
 
 
 def authorizer() -> Script:
@@ -91,7 +98,7 @@ def authorizer() -> Script:
 _policy = app.api_key_authorizer(__import__("json").loads({event!r}), Context())
 assert _policy["policyDocument"]["Statement"][0]["Effect"] == "Allow", _policy
 """
-    return Script("authorizer", _TIMED.format(init="import app", work=work))
+    return Script("authorizer", "import app", work)
 
 
 def authorizer_floor(table: str, api_key: str) -> Script:
@@ -106,7 +113,7 @@ def authorizer_floor(table: str, api_key: str) -> Script:
 _client = boto3.client("dynamodb")
 _item = _client.get_item(**__import__("json").loads({json.dumps(get_item)!r}))["Item"]
 """
-    return Script("authorizer floor", _TIMED.format(init="import boto3", work=work))
+    return Script("authorizer floor", "import boto3", work)
 
 
 def run(scripts: list[Script], runs: int, environment: dict[str, str]) -> dict[str, list[dict[str, float]]]:
@@ -142,4 +149,7 @@ def _run_once(script: Script, environment: dict[str, str]) -> dict[str, float]:
     if result.returncode != 0:
         raise RuntimeError(f"{script.name} failed:\n{result.stderr[-2000:]}")
     figures: dict[str, float] = json.loads(result.stdout.splitlines()[-1])
+    if script.var_task is not None and figures["compiled"]:
+        unused = f"{script.name} compiled {figures['compiled']:.0f} modules"
+        raise RuntimeError(f"{unused}: the package's bytecode was not used, the figures are not a deployed one's")
     return figures

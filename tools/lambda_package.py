@@ -44,6 +44,21 @@ BOTOCORE_MODELS = "botocore/data/"
 _UNCHECKED_HASH_FLAGS = (0b01).to_bytes(4, "little")
 
 
+# Python code that lists in `compiled` every module the import compiles from source from then on.
+RECORD_COMPILED = """
+import importlib._bootstrap_external
+compiled = []
+def _recording(source_to_code):
+    def recorded(loader, data, path, *, _optimize=-1):
+        compiled.append(path)
+        return source_to_code(loader, data, path, _optimize=_optimize)
+    return recorded
+importlib._bootstrap_external.SourceLoader.source_to_code = _recording(
+    importlib._bootstrap_external.SourceLoader.source_to_code
+)
+"""
+
+
 class PackageError(Exception):
     """The package cannot be built as the stage needs it."""
 

@@ -24,18 +24,13 @@ from chalice.utils import UI, OSUtils
 
 from tools.aws_calls import Program
 from tools.deploy import REPO, load_config, stage_settings
-from tools.lambda_package import PackageError, check_runtime, declared_runtime, prepare, unpack
+from tools.lambda_package import RECORD_COMPILED, PackageError, check_runtime, declared_runtime, prepare, unpack
 
 STAGE = "prod"
 # Imports what each function loads on any route and makes every AWS client, recording each module compiled from source.
-COLD_START = """
-import importlib._bootstrap_external as loading, json, sys
-compiled = []
-source_to_code = loading.SourceLoader.source_to_code
-def recorded(loader, data, path, *, _optimize=-1):
-    compiled.append(path)
-    return source_to_code(loader, data, path, _optimize=_optimize)
-loading.SourceLoader.source_to_code = recorded
+COLD_START = f"""
+{RECORD_COMPILED}
+import json, sys
 import app, chalicelib.ingest, chalicelib.openapi, chalicelib.segment_enable.views, boto3
 for service in sys.argv[1:]:
     boto3.client(service, region_name="us-east-1")
