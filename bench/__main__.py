@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold, deployed
-from bench.environment import API_KEY, REPO, child_environment, event_mix
+from bench.environment import REPO, child_environment, event_mix
 from bench.stub import running_stub
 
 
@@ -76,7 +76,7 @@ def measure(sizes: Sizes) -> dict[str, Any]:
         warm = _in_process(environment, "warm", "--rounds", str(sizes.warm_rounds))
         warm_authorizer = _in_process(environment, "authorizer", "--rounds", str(sizes.warm_rounds))
         view, view_floor = cold.view(event_mix()[0]), cold.view_floor(warm["published"][0], warm["client_config"])
-        authorizer_floor = cold.authorizer_floor(environment["API_KEYS_TABLE"], API_KEY)
+        authorizer_floor = cold.authorizer_floor(warm_authorizer["get_item"], warm_authorizer["client_config"])
         scripts = [
             *(script.deployed(package.var_task) for script in (view, view_floor, cold.authorizer(), authorizer_floor)),
             view,

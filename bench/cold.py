@@ -19,7 +19,6 @@ from typing import Any
 
 from bench import deployed
 from bench.environment import API_KEY, REPO, LambdaContext, gateway_event
-from chalicelib.keys import hash_key
 from tools.lambda_events import authorizer_event
 from tools.lambda_package import RECORD_COMPILED
 
@@ -101,16 +100,11 @@ assert _policy["policyDocument"]["Statement"][0]["Effect"] == "Allow", _policy
     return Script("authorizer", "import app", work)
 
 
-def authorizer_floor(table: str, api_key: str) -> Script:
-    """boto3 alone: a DynamoDB client as `keys.dynamodb_client` creates it, and the GetItem `KeyStore.find` makes."""
-    get_item = {
-        "TableName": table,
-        "Key": {"key_hash": {"S": hash_key(api_key)}},
-        "ProjectionExpression": "key_hash, account_id, #s",
-        "ExpressionAttributeNames": {"#s": "status"},
-    }
+def authorizer_floor(get_item: dict[str, Any], client_config: dict[str, Any]) -> Script:
+    """boto3 alone: a DynamoDB client with the authorizer's own client configuration, and the GetItem it made."""
     work = f"""
-_client = boto3.client("dynamodb")
+from botocore.config import Config
+_client = boto3.client("dynamodb", config=Config(**__import__("json").loads({json.dumps(client_config)!r})))
 _item = _client.get_item(**__import__("json").loads({json.dumps(get_item)!r}))["Item"]
 """
     return Script("authorizer floor", "import boto3", work)

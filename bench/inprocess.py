@@ -105,6 +105,8 @@ def authorizer(args: argparse.Namespace) -> dict[str, Any]:
         "floor_us": _median(rounds, "floor", "wall") / DECISIONS * 1e6,
         "ratio": _median_ratio(rounds, "ours", "floor", "wall"),
         "ours_cpu_us": _median(rounds, "ours", "cpu") / DECISIONS * 1e6,
+        "get_item": get_item,
+        "client_config": _customized_config(client),
     }
 
 
@@ -242,10 +244,10 @@ def _captured_calls(client: Any, operation: str, work: Callable[[], object]) -> 
 
 
 def _customized_config(client: Any) -> dict[str, Any]:
-    """The options in which the service's SNS client differs from a default one: the cold floor sets the same."""
+    """The options in which the service's client differs from a default one: the cold floor sets the same."""
     import boto3
 
-    default = boto3.client("sns").meta.config
+    default = boto3.client(client.meta.service_model.service_name).meta.config
     options: dict[str, Any] = client.meta.config._user_provided_options
     # botocore writes the user agent itself, from what the process has imported.
     return {
