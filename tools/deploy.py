@@ -196,7 +196,7 @@ def _renamed(resource: str, renamed: dict[str, str]) -> str:
 
 def _located(resource: str, region: str, account: str) -> str:
     """An ARN of the services the functions use, in the stack's region and account."""
-    return _ARN_LOCATION.sub(f"arn:aws:\\1:{region}:{account}:", resource, count=1)
+    return _ARN_LOCATION.sub(lambda match: f"arn:aws:{match[1]}:{region}:{account}:", resource, count=1)
 
 
 def _as_list(value: str | list[str]) -> list[str]:
@@ -268,7 +268,6 @@ def merge_template(stage: str) -> dict[str, Any]:
 
 def package(stage: str, out: Path, project_dir: Path = REPO) -> Path:
     """`chalice package` for `stage` into `out`; the path of the SAM template (its zip is `deployment.zip`)."""
-    lambda_package.check_runtime(stage_settings(load_config(project_dir), stage))
     with tempfile.TemporaryDirectory() as scratch:
         merge = Path(scratch) / "merge.json"
         merge.write_text(json.dumps(merge_template(stage), indent=2))
