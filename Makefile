@@ -12,7 +12,7 @@ ACTIONS := segment-actions
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) \
 	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: run demo tail test fuzz check lint typecheck pytest actions clean deploy infra package measure bench
+.PHONY: run demo tail test fuzz check lint typecheck pytest actions clean deploy infra package bench
 
 # The whole service on this machine: AWS emulator, chalice local, a demo key. Ctrl-C stops it.
 run: $(VENV)/.installed
@@ -80,11 +80,8 @@ package: $(VENV)/.installed
 	@test -n "$(STAGE)" || { echo "usage: make package STAGE=dev|prod"; exit 2; }
 	$(BIN)/python -m tools.deploy package --stage $(STAGE) --out build/$(STAGE)
 
-# Cold start, warm time and peak memory of each Lambda function, on moto.
-measure: $(VENV)/.installed
-	$(BIN)/python -m tools.measure
-
-# The service's cost per event, cold start and memory next to the AWS SDK's floor (a few minutes).
+# The service's cost per event, cold starts from the package as deployed, memory and each Lambda
+# function's sizing, next to the AWS SDK's floor (a few minutes).
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench $(if $(JSON),--json $(JSON))
 

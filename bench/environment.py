@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tools import lambda_events
+from tools.lambda_events import basic_authorization
 from tools.provision import stage_environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,13 +51,9 @@ def event_mix() -> list[bytes]:
 
 
 def gateway_event(path: str, body: bytes) -> dict[str, Any]:
-    """The Lambda proxy event API Gateway hands the view, once the authorizer has allowed the key.
-
-    `application/*` is a binary media type of the API, so API Gateway passes
-    JSON bodies base64-encoded.
-    """
+    """The Lambda proxy event API Gateway hands the view for `body`, with Segment's headers and settings."""
     headers = {
-        "Authorization": authorization(),
+        "Authorization": basic_authorization(API_KEY),
         "Content-Type": "application/json",
         "Host": "events.e2ma.net",
         "User-Agent": "Segment.io/1.0",
@@ -65,40 +63,9 @@ def gateway_event(path: str, body: bytes) -> dict[str, Any]:
         "X-Forwarded-Port": "443",
         "X-Forwarded-Proto": "https",
     }
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": "POST",
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "path": f"/api{path}",
-            "stage": "api",
-            "authorizer": {"account_id": ACCOUNT_ID, "principalId": ACCOUNT_ID},
-        },
-        "body": base64.b64encode(body).decode(),
-        "isBase64Encoded": True,
-    }
-
-
-def authorizer_event() -> dict[str, str]:
-    """The TOKEN authorizer event API Gateway hands the authorizer's Lambda function."""
-    return {
-        "type": "TOKEN",
-        "authorizationToken": authorization(),
-        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/POST/v1/segment",
-    }
-
-
-def authorization() -> str:
-    return "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()
+    return lambda_events.gateway_event(
+        path, body, headers, account_id=ACCOUNT_ID, request_id=LambdaContext.aws_request_id
+    )
 
 
 class LambdaContext:

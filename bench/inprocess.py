@@ -1,6 +1,6 @@
-"""The measurements that run inside one fresh process: warm path, batch, memory.
+"""The measurements that run inside one fresh process: warm path, warm authorizer, batch, memory.
 
-    python -m bench.inprocess warm|batch|memory [--rounds N] [--events N]
+    python -m bench.inprocess warm|authorizer|batch|memory [--rounds N] [--events N]
 
 Run by `python -m bench` with the stub's endpoint in the environment; prints
 its figures as one JSON line. The app's own log lines go to /dev/null, as
@@ -18,15 +18,18 @@ from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
-from bench.environment import LambdaContext, event_mix, gateway_event
+from bench.environment import API_KEY, LambdaContext, event_mix, gateway_event
+from tools.lambda_events import authorizer_event
 
 BATCH_EVENTS = 100
+# Decisions per round of the warm authorizer: as many as the view's round has events.
+DECISIONS = 10
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("measure", choices=["warm", "batch", "memory"])
-    parser.add_argument("--rounds", type=int, default=60, help="interleaved rounds (warm, batch)")
+    parser.add_argument("measure", choices=sorted(MEASURES))
+    parser.add_argument("--rounds", type=int, default=60, help="interleaved rounds (warm, authorizer, batch)")
     parser.add_argument("--events", type=int, default=10_000, help="events to push through (memory)")
     args = parser.parse_args()
     results = sys.stdout
@@ -71,6 +74,38 @@ def warm(args: argparse.Namespace) -> dict[str, Any]:
         "floor_cpu_us": _median(rounds, "floor", "cpu") / len(events) * 1e6,
         "cpu_ratio": _median_ratio(rounds, "ours", "floor", "cpu"),
         "published": published[:1],
+        "client_config": _customized_config(client),
+    }
+
+
+def authorizer(args: argparse.Namespace) -> dict[str, Any]:
+    """µs per decision of the authorizer's Lambda handler vs. the same GetItem alone, on the same client.
+
+    API Gateway caches a decision per key for five minutes, so the authorizer
+    runs warm only when that cache misses; this is what such a run costs.
+    """
+    import app
+    from chalicelib.dynamodb import dynamodb_client
+
+    event = authorizer_event(API_KEY)
+    client = dynamodb_client()
+    [get_item] = _captured_calls(client, "GetItem", lambda: app.api_key_authorizer(event, LambdaContext()))
+
+    def ours() -> None:
+        for _ in range(DECISIONS):
+            app.api_key_authorizer(event, LambdaContext())
+
+    def floor() -> None:
+        for _ in range(DECISIONS):
+            client.get_item(**get_item)
+
+    rounds = _interleaved({"ours": ours, "floor": floor}, args.rounds)
+    return {
+        "ours_us": _median(rounds, "ours", "wall") / DECISIONS * 1e6,
+        "floor_us": _median(rounds, "floor", "wall") / DECISIONS * 1e6,
+        "ratio": _median_ratio(rounds, "ours", "floor", "wall"),
+        "ours_cpu_us": _median(rounds, "ours", "cpu") / DECISIONS * 1e6,
+        "get_item": get_item,
         "client_config": _customized_config(client),
     }
 
@@ -156,7 +191,12 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-MEASURES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"warm": warm, "batch": batch, "memory": memory}
+MEASURES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "warm": warm,
+    "authorizer": authorizer,
+    "batch": batch,
+    "memory": memory,
+}
 
 
 Rounds = list[dict[str, dict[str, float]]]
@@ -194,7 +234,7 @@ def _captured_calls(client: Any, operation: str, work: Callable[[], object]) -> 
     def capture(params: dict[str, Any], **_: Any) -> None:
         captured.append(dict(params))
 
-    event = f"provide-client-params.sns.{operation}"
+    event = f"provide-client-params.{client.meta.service_model.service_id.hyphenize()}.{operation}"
     client.meta.events.register(event, capture)
     try:
         work()
@@ -204,10 +244,10 @@ def _captured_calls(client: Any, operation: str, work: Callable[[], object]) -> 
 
 
 def _customized_config(client: Any) -> dict[str, Any]:
-    """The options in which the service's SNS client differs from a default one: the cold floor sets the same."""
+    """The options in which the service's client differs from a default one: the cold floor sets the same."""
     import boto3
 
-    default = boto3.client("sns").meta.config
+    default = boto3.client(client.meta.service_model.service_name).meta.config
     options: dict[str, Any] = client.meta.config._user_provided_options
     # botocore writes the user agent itself, from what the process has imported.
     return {

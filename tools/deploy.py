@@ -10,17 +10,20 @@
 2. write the stack's outputs into the stage's environment in
    `.chalice/config.json`, and point the stage's IAM policy files at the same
    topics, tables, account and region;
-3. run `chalice deploy --stage <stage>` (the API, both Lambda functions, their
-   roles, log groups and the custom domain);
+3. prepare the package both functions run (`tools.lambda_package`: bytecode
+   for the stage's runtime, so that no cold start compiles) and run
+   `chalice deploy --stage <stage>` (the API, both Lambda functions, their
+   roles, log groups and the custom domain), which uploads that package;
 4. put `infra/gateway-responses.json` on the REST API and redeploy its stage.
    Chalice replaces the whole API definition on every deploy, which resets
    gateway responses to API Gateway's defaults (whose 403 for an unknown path
    echoes the Authorization header), so this step follows every deploy.
 
-`package` runs `chalice package --merge-template` with a template that adds
-the same gateway responses to the API definition itself (so CloudFormation
-keeps them), and names the functions and their log groups as `chalice deploy`
-does, which the IAM policies' log permissions name.
+`package` prepares the same package and runs `chalice package
+--merge-template` with a template that adds the same gateway responses to the
+API definition itself (so CloudFormation keeps them), and names the functions
+and their log groups as `chalice deploy` does, which the IAM policies' log
+permissions name.
 """
 
 import argparse
@@ -37,7 +40,9 @@ import boto3
 from botocore.exceptions import ClientError
 from chalice.utils import to_cfn_resource_name
 
+from tools import lambda_package
 from tools.aws_calls import API_HANDLER, Program
+from tools.lambda_package import PackageError
 
 REPO = Path(__file__).resolve().parent.parent
 CHALICE_DIR = REPO / ".chalice"
@@ -45,7 +50,7 @@ INFRA_TEMPLATE = REPO / "infra" / "resources.yaml"
 GATEWAY_RESPONSES = REPO / "infra" / "gateway-responses.json"
 # The certificate in the committed configuration: the real one is filled in by hand.
 PLACEHOLDER_CERTIFICATE = "certificate/00000000-0000-0000-0000-000000000000"
-_ARN_LOCATION = re.compile(r"\barn:aws:(sns|dynamodb|logs|secretsmanager|ssm):[^:\"]*:[^:\"]*:")
+_ARN_LOCATION = re.compile(r"^arn:aws:(sns|dynamodb|logs|secretsmanager|ssm):[^:]*:[^:]*:")
 
 RunChalice = Callable[[list[str]], None]
 
@@ -64,15 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     package_command.add_argument("--stage", required=True)
     package_command.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    if args.command == "package":
-        package(args.stage, args.out)
-        return 0
     try:
-        if args.command == "infra":
+        if args.command == "package":
+            package(args.stage, args.out)
+        elif args.command == "infra":
             provision(args.stage, fifo=args.fifo)
         else:
             deploy(args.stage, fifo=args.fifo)
-    except DeployError as error:
+    except (DeployError, PackageError) as error:
         print(f"deploy: {error}", file=sys.stderr)
         return 1
     return 0
@@ -91,8 +95,9 @@ def deploy(
 ) -> None:
     settings = stage_settings(load_config(project_dir), stage)
     _check_filled_in(settings)
+    lambda_package.check_runtime(settings)
     provision(stage, fifo=fifo, project_dir=project_dir)
-    (run_chalice or _run_chalice(project_dir))(["deploy", "--stage", stage])
+    (run_chalice or _chalice_on_prepared_package(project_dir, stage))(["deploy", "--stage", stage])
     rest_api_id = deployed_rest_api(project_dir, stage)
     apply_gateway_responses(rest_api_id, settings.get("api_gateway_stage", "api"))
     print(f"deployed stage {stage}: REST API {rest_api_id}")
@@ -162,27 +167,44 @@ def environment_name(output_key: str) -> str:
 def write_stage_outputs(project_dir: Path, stage: str, outputs: dict[str, str]) -> None:
     """The stack's names and ARNs into the stage's environment, and its IAM policies."""
     config = load_config(project_dir)
-    settings = stage_settings(config, stage)
-    environment: dict[str, str] = settings["environment_variables"]
-    replacements: dict[str, str] = {}
+    environment: dict[str, str] = stage_settings(config, stage)["environment_variables"]
+    renamed: dict[str, str] = {}  # a topic's ARN, or a table's name, as the configuration had it -> the stack's
     for key, value in outputs.items():
         variable = environment_name(key)
-        if variable not in environment:
-            continue
-        old = environment[variable]
-        if old != value:
-            replacements[old if old.startswith("arn:") else f'table/{old}"'] = (
-                value if value.startswith("arn:") else f'table/{value}"'
-            )
-        environment[variable] = value
-    (project_dir / ".chalice" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        if variable in environment:
+            renamed[environment[variable]] = value
+            environment[variable] = value
+    _write_json(project_dir / ".chalice" / "config.json", config)
     topic = next(value for value in outputs.values() if value.startswith("arn:aws:sns:"))
     _, _, _, region, account, _ = topic.split(":", 5)
-    for policy in policy_files(project_dir, stage):
-        text = policy.read_text()
-        for old, new in replacements.items():
-            text = text.replace(old, new)
-        policy.write_text(_ARN_LOCATION.sub(lambda match: f"arn:aws:{match[1]}:{region}:{account}:", text))
+    for path in policy_files(project_dir, stage):
+        policy = json.loads(path.read_text())
+        for statement in policy["Statement"]:
+            statement["Resource"] = [
+                _located(_renamed(resource, renamed), region, account) for resource in _as_list(statement["Resource"])
+            ]
+        _write_json(path, policy)
+
+
+def _renamed(resource: str, renamed: dict[str, str]) -> str:
+    """A policy's resource naming a topic or a table the stack now names otherwise."""
+    if resource in renamed:
+        return renamed[resource]
+    arn, table_part, table = resource.partition(":table/")
+    return f"{arn}:table/{renamed[table]}" if table_part and table in renamed else resource
+
+
+def _located(resource: str, region: str, account: str) -> str:
+    """An ARN of the services the functions use, in the stack's region and account."""
+    return _ARN_LOCATION.sub(lambda match: f"arn:aws:{match[1]}:{region}:{account}:", resource, count=1)
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def policy_files(project_dir: Path, stage: str) -> list[Path]:
@@ -245,16 +267,20 @@ def merge_template(stage: str) -> dict[str, Any]:
 
 
 def package(stage: str, out: Path, project_dir: Path = REPO) -> Path:
-    """`chalice package` for `stage` into `out`; the path of the SAM template."""
+    """`chalice package` for `stage` into `out`; the path of the SAM template (its zip is `deployment.zip`)."""
     with tempfile.TemporaryDirectory() as scratch:
         merge = Path(scratch) / "merge.json"
         merge.write_text(json.dumps(merge_template(stage), indent=2))
-        _run_chalice(project_dir)(["package", "--stage", stage, "--merge-template", str(merge), str(out)])
+        arguments = ["package", "--stage", stage, "--merge-template", str(merge), str(out)]
+        _chalice_on_prepared_package(project_dir, stage)(arguments)
     return out / "sam.json"
 
 
-def _run_chalice(project_dir: Path) -> RunChalice:
+def _chalice_on_prepared_package(project_dir: Path, stage: str) -> RunChalice:
+    """Chalice, run once the stage's package is prepared where Chalice takes it from."""
+
     def run(arguments: list[str]) -> None:
+        lambda_package.prepare(project_dir, stage)
         chalice = Path(sys.executable).parent / "chalice"
         subprocess.run([str(chalice), "--project-dir", str(project_dir), *arguments], check=True)
 

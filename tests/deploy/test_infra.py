@@ -34,6 +34,7 @@ from tools.deploy import (
     provision_stack,
     stage_settings,
 )
+from tools.lambda_package import PackageError
 
 # moto's CloudFormation does not model alarms; the template's alarms are read below instead.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..CloudWatch..Alarm")
@@ -163,4 +164,21 @@ def test_deploy_refuses_the_placeholder_certificate(aws: None, project: Path) ->
 
     with pytest.raises(DeployError, match="certificate_arn"):
         deploy("prod", project_dir=project, run_chalice=never)
+    assert not boto3.client("cloudformation").list_stacks()["StackSummaries"]
+
+
+def test_deploy_refuses_a_runtime_this_python_cannot_build_for_before_creating_anything(
+    aws: None, project: Path
+) -> None:
+    # GIVEN a stage that declares a runtime other than this interpreter's
+    config = load_config(project)
+    config["stages"]["dev"]["lambda_python_version"] = "python3.99"
+    (project / ".chalice" / "config.json").write_text(json.dumps(config))
+
+    def never(arguments: list[str]) -> None:
+        raise AssertionError("chalice deploy ran")
+
+    # WHEN it is deployed, THEN it is refused with what to do, and nothing was created
+    with pytest.raises(PackageError, match=r"PYTHON=python3\.99"):
+        deploy("dev", project_dir=project, run_chalice=never)
     assert not boto3.client("cloudformation").list_stacks()["StackSummaries"]

@@ -6,7 +6,18 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = ("warm_ratio", "cold_ratio", "authorizer_cold_ratio", "peak_rss_mib", "rss_growth_mib", "batch_speedup")
+KEYS = (
+    "warm_ratio",
+    "deployed_cold_ratio",
+    "deployed_authorizer_cold_ratio",
+    "package_mib",
+    "cold_ratio",
+    "authorizer_cold_ratio",
+    "peak_rss_mib",
+    "rss_growth_mib",
+    "batch_speedup",
+)
+FUNCTIONS = ("view", "authorizer")
 
 
 def test_the_benchmark_measures_every_row_and_writes_its_figures(tmp_path: Path) -> None:
@@ -21,11 +32,13 @@ def test_the_benchmark_measures_every_row_and_writes_its_figures(tmp_path: Path)
         timeout=180,
         check=False,
     )
-    # THEN it prints one table with a row per measure and writes every figure, each a positive number
+    # THEN it prints a row per measure and one per Lambda function, and writes every figure, each a positive number
     assert result.returncode == 0, result.stderr
     table = [line for line in result.stdout.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 9, result.stdout
+    assert len(table) == 2 + 12 + 2 + len(FUNCTIONS), result.stdout
     figures = json.loads(figures_file.read_text())
     for key in KEYS:
         assert isinstance(figures[key], float), key
     assert all(figures[key] > 0 for key in KEYS if key != "rss_growth_mib")
+    assert set(figures["sizing"]) == set(FUNCTIONS)
+    assert all(figures["sizing"][function]["cold_start_s"]["512"] > 0 for function in FUNCTIONS)

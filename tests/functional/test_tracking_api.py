@@ -1,6 +1,5 @@
 """The HTTP Tracking API's other routes: /v1/<type>, gzip bodies, and what API Gateway hands Lambda."""
 
-import base64
 import gzip
 import json
 from pathlib import Path
@@ -13,6 +12,7 @@ from tests import corpus
 from tests.aws import Deployment
 from tests.conftest import Api, answer_of
 from tests.segment_rules import required_but_absent
+from tools.lambda_events import gateway_event
 
 TYPED: dict[str, dict[str, Any]] = {
     "identify": {"userId": "u1", "traits": {"plan": "pro"}},
@@ -101,30 +101,6 @@ def test_other_content_encodings_are_a_415(api: Api, deployment: Deployment) -> 
     assert "Content-Encoding" in answer_of(response)["message"]
 
 
-def gateway_event(path: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    """The Lambda proxy event API Gateway sends for a binary (base64) body, after the authorizer allowed it."""
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": "POST",
-            "requestId": "gw-request-1",
-            "path": f"/api{path}",
-            "authorizer": {"account_id": "1234", "principalId": "1234"},
-        },
-        "body": base64.b64encode(body).decode(),
-        "isBase64Encoded": True,
-    }
-
-
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
 def test_a_gzip_body_that_api_gateway_base64_encodes_is_decoded_and_answered_as_text_json(
     deployment: Deployment, accept: str | None
@@ -135,7 +111,7 @@ def test_a_gzip_body_that_api_gateway_base64_encodes_is_decoded_and_answered_as_
         headers["Accept"] = accept
     body = gzip.compress(json.dumps({"batch": [{"type": "identify", "userId": "u1"}]}).encode())
     # WHEN the Lambda handler runs
-    result = app(gateway_event("/v1/batch", body, headers), None)
+    result = app(gateway_event("/v1/batch", body, headers, account_id="1234", request_id="gw-request-1"), None)
     # THEN the answer is plain JSON text, whatever the Accept header
     assert result["statusCode"] == 200
     assert not result.get("isBase64Encoded")

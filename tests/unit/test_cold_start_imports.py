@@ -9,8 +9,9 @@ import subprocess
 import sys
 import tempfile
 
-from bench.environment import authorizer_event, child_environment
+from bench.environment import child_environment
 from bench.stub import running_stub
+from tools.lambda_events import authorizer_event
 
 # What the authorizer's Lambda function and the /v1/segment view import.
 HOT_PATH = "import app, chalicelib.authorizer, chalicelib.ingest"
@@ -31,7 +32,7 @@ def test_the_authorizer_decides_without_importing_what_only_the_views_need() -> 
     probe = f"""
 import json, sys
 import app
-policy = app.api_key_authorizer(json.loads({json.dumps(authorizer_event())!r}), None)
+policy = app.api_key_authorizer(json.loads({json.dumps(authorizer_event("any-key"))!r}), None)
 loaded = sorted(m for m in sys.modules if m in {VIEW_ONLY_MODULES!r} or m.split(".")[0] in {VIEW_ONLY_MODULES!r})
 print(json.dumps({{"effect": policy["policyDocument"]["Statement"][0]["Effect"], "loaded": loaded}}))
 """
