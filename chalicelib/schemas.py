@@ -10,9 +10,17 @@ present, and every field nobody declared kept exactly as sent. The rules are
 import uuid
 from typing import Any, ClassVar
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, missing, post_load, validate, validates_schema
-
 from chalicelib.errors import BadRequest, UnhandledEventType
+from chalicelib.marshmallow_import import (
+    INCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    missing,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias", "delete")
 
