@@ -2,14 +2,27 @@
 
 Segment retries 429 and 5xx for hours and drops every other 4xx, so each class
 below is a decision about retrying: a 4xx says "this can never succeed", a 5xx
-says "try again later". The status is chosen here, by class, and nowhere else.
+says "try again later". The status is chosen here, by class, and nowhere else;
+`responses.answered` turns each into its answer.
 """
 
 
-class IngestError(Exception):
-    """An event that is answered with an error; `message` is safe to show the sender."""
+class Refusal(Exception):
+    """A request refused for a known reason: the status it is answered with, and `detail` for the log.
+
+    `detail` never holds a secret or a value an event carries. Every route's
+    refusals are answered in one place, `responses.answered`.
+    """
 
     status_code = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class IngestError(Refusal):
+    """An event that is answered with an error; `message` is safe to show the sender."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

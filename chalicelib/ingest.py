@@ -1,34 +1,52 @@
-"""Ingest routes from HTTP request to SNS: parse, validate, route, publish, answer.
+"""The ingest routes, from HTTP request to SNS: parse, validate, route, publish, answer.
 
-Each handler answers in Segment's shape and writes one log line, whatever
-happens: an `IngestError` becomes its status code, anything else a 500 so
-that the sender keeps the event and retries it.
+Each handler runs under its request's one deadline, answers in Segment's
+shape and writes one log line, whatever happens. Every event, alone or in a
+batch or a webhook delivery, goes through `message_for` and is held to the
+same rules; `outcomes.publish_once` then publishes each at most once.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib import incoming, webhook
-from chalicelib.answers import answer, error_answer
-from chalicelib.batches import MAX_BATCH_BYTES, MAX_BATCH_MESSAGE_BYTES, read_batch
+from chalicelib import request_parts, webhook
+from chalicelib.batches import MAX_BATCH_BYTES, MAX_BATCH_MESSAGE_BYTES, read_batch, with_batch_fields
 from chalicelib.deadline import Deadline, request_deadline
-from chalicelib.errors import IngestError, PayloadTooLarge
-from chalicelib.events import Delivery, message_for
-from chalicelib.field_names import sent_value
-from chalicelib.messages import Message, received_now
-from chalicelib.publishing import publish_once
+from chalicelib.errors import BadRequest, IngestError, PayloadTooLarge
+from chalicelib.field_names import canonical_fields, sent_value
+from chalicelib.messages import Message, build_message, received_now, topic_for
+from chalicelib.outcomes import publish_once
 from chalicelib.request_log import RequestLog
+from chalicelib.responses import answer, answered, error_answer
+from chalicelib.schemas import load_event
 
 Work = Callable[[RequestLog, Deadline], Response]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What every event of one request shares.
+
+    `implied_type` is the type a route's path names (`/v1/track`): its events
+    may leave `type` out, and may not contradict it. `batch_fields` are a
+    batch's shared `context`, `integrations` and `sentAt`.
+    """
+
+    account_id: str
+    received_at: str
+    settings: dict[str, Any]
+    implied_type: str | None = None
+    batch_fields: dict[str, Any] = field(default_factory=dict)
 
 
 def handle_event(request: Request, implied_type: str | None = None) -> Response:
     """One event (`/v1/segment`, `/v1/<type>`): 200 only once SNS has acknowledged it."""
     return _answered(
         request,
-        lambda log, deadline: _publish_event(request, log, deadline, incoming.account_id(request), implied_type),
+        lambda log, deadline: _publish_event(request, log, deadline, request_parts.account_id(request), implied_type),
     )
 
 
@@ -53,7 +71,7 @@ def handle_who_am_i(request: Request) -> Response:
 
 
 def _who_am_i(request: Request, log: RequestLog) -> Response:
-    account_id = incoming.account_id(request)
+    account_id = request_parts.account_id(request)
     log.note(account_id=account_id)
     return answer(200, {"accountId": account_id})
 
@@ -61,18 +79,15 @@ def _who_am_i(request: Request, log: RequestLog) -> Response:
 def _answered(request: Request, work: Work) -> Response:
     """Run `work` under the request's one deadline, starting now; answer and log whatever happens."""
     deadline = request_deadline(request.lambda_context)
-    log = RequestLog("request", request_id=incoming.request_id(request), route=request.path)
-    try:
-        response = work(log, deadline)
-    except IngestError as error:
-        log.note(error=error.message, reason=type(error).__name__)
-        response = error_answer(error)
-    except Exception as error:
-        # A bug, not a bad event: answered 500 so that the sender keeps retrying it.
-        log.note_unexpected(error)
-        response = answer(500, {"message": "internal error; nothing was published"})
-    log.write(status=response.status_code, time_left_ms=round(deadline.remaining() * 1000))
-    return response
+    log = RequestLog("request", request_id=request_parts.request_id(request), route=request.path)
+
+    def timed() -> Response:
+        try:
+            return work(log, deadline)
+        finally:
+            log.note(time_left_ms=round(deadline.remaining() * 1000))
+
+    return answered(log, timed, error_answer)
 
 
 def _publish_event(
@@ -80,8 +95,8 @@ def _publish_event(
 ) -> Response:
     received_at = received_now()
     log.note(account_id=account_id, body_bytes=len(request.raw_body))
-    body = incoming.json_object_body(request)
-    delivery = Delivery(account_id, received_at, incoming.settings(request), implied_type)
+    body = request_parts.json_object_body(request)
+    delivery = Delivery(account_id, received_at, request_parts.settings(request), implied_type)
     message = message_for(body, delivery)
     log.note(type=message.event_type, message_id=message.message_id, message_bytes=message.size)
     _publish_once([message], account_id, log, deadline)
@@ -90,10 +105,10 @@ def _publish_event(
 
 def _publish_batch(request: Request, log: RequestLog, deadline: Deadline) -> Response:
     received_at = received_now()
-    account_id = incoming.account_id(request)
+    account_id = request_parts.account_id(request)
     log.note(account_id=account_id, body_bytes=len(request.raw_body))
-    batch = read_batch(incoming.json_body(request, MAX_BATCH_BYTES))
-    delivery = Delivery(account_id, received_at, incoming.settings(request), batch_fields=batch.shared)
+    batch = read_batch(request_parts.json_body(request, MAX_BATCH_BYTES))
+    delivery = Delivery(account_id, received_at, request_parts.settings(request), batch_fields=batch.shared)
     messages, rejected = _messages(batch.events, delivery)
     log.note(events=len(batch.events), invalid_events=len(rejected), message_bytes=sum(m.size for m in messages))
     _publish_once(messages, account_id, log, deadline)
@@ -142,3 +157,25 @@ def _rejection(index: int, raw_event: Any, error: IngestError) -> dict[str, Any]
         rejection["messageId"] = str(message_id)
     rejection.update(status=error.status_code, message=error.message)
     return rejection
+
+
+def message_for(raw_event: Any, delivery: Delivery) -> Message:
+    """The message to publish for `raw_event`, or the `IngestError` that says why there is none."""
+    if not isinstance(raw_event, dict):
+        raise BadRequest("the event must be a JSON object")
+    fields = canonical_fields(raw_event)
+    if delivery.implied_type is not None:
+        fields = _with_type(fields, delivery.implied_type)
+    if delivery.batch_fields:
+        fields = with_batch_fields(fields, delivery.batch_fields)
+    event = load_event(fields)
+    return build_message(topic_for(event["type"]), delivery.account_id, delivery.received_at, delivery.settings, event)
+
+
+def _with_type(fields: dict[str, Any], implied_type: str) -> dict[str, Any]:
+    sent = fields.get("type")
+    if sent is None:
+        return {"type": implied_type, **{name: value for name, value in fields.items() if name != "type"}}
+    if not isinstance(sent, str) or sent.lower() != implied_type:
+        raise BadRequest(f"type: contradicts the route, which takes {implied_type} events")
+    return fields

@@ -1,10 +1,11 @@
-"""The SNS message consumers receive: a product interface, changed only deliberately.
+"""The SNS message consumers receive, and the topic it goes to: a product interface, changed only deliberately.
 
-Contract section 4: one JSON object `{accountId, receivedAt, timestamp,
-settings, event}` and the `String` attributes `type`, `accountId`,
-`messageId`, `source` (and `event` for track) that subscription filter
-policies match on. FIFO topics also get a group id (one person's events in
-order) and a deduplication id (one per account and messageId).
+docs/contract.md §4: each type goes to its own topic, else a default one.
+The message is one JSON object `{accountId, receivedAt, timestamp, settings,
+event}` with the `String` attributes `type`, `accountId`, `messageId`,
+`source` (and `event` for track) that subscription filter policies match on.
+FIFO topics also get a group id (one person's events in order) and a
+deduplication id (one per account and messageId).
 """
 
 import hashlib
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from chalicelib.errors import PayloadTooLarge
+from chalicelib import config
+from chalicelib.errors import PayloadTooLarge, UnhandledEventType
 
 SOURCE = "segment"
 # SNS's limit for the message body and all attributes together.
@@ -54,6 +56,14 @@ class Message:
         """Bytes SNS counts against its limit: the body plus each attribute's name, type and value."""
         attributes = self.attributes.items()
         return len(self.body) + sum(len(name) + len("String") + len(value.encode()) for name, value in attributes)
+
+
+def topic_for(event_type: str) -> str:
+    """The topic for `event_type`: its own, else the default; `UnhandledEventType` (501) when there is none."""
+    arn = config.topic_arn(event_type)
+    if arn is None:
+        raise UnhandledEventType("type: this deployment has no topic for events of this type")
+    return arn
 
 
 def build_message(

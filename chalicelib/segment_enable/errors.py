@@ -1,20 +1,18 @@
 """Why the flow stopped, as exceptions that carry what the browser is shown.
 
-Each class fixes the HTTP status and the text of its page; `reason` is for the
+Each class fixes the HTTP status and the text of its page; `detail` is for the
 log only, and, like the page, never holds a key, token, code or secret.
 """
 
+from chalicelib.errors import Refusal
 
-class EnableError(Exception):
+
+class EnableError(Refusal):
     """A failure shown to the person in the browser."""
 
     status_code = 500
     title = "Emma could not be enabled in Segment"
     advice = "Nothing was changed. Go back to Emma and try again in a few minutes."
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class InvalidLink(EnableError):

@@ -9,8 +9,9 @@ import html
 
 from chalice.app import Response
 
+from chalicelib.errors import Misconfigured, Refusal
 from chalicelib.segment_enable.enabling import Outcome
-from chalicelib.segment_enable.errors import EnableError
+from chalicelib.segment_enable.errors import EnableError, NotConfigured
 
 _HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -43,8 +44,15 @@ def declined_page() -> Response:
     return page(200, "Emma was not enabled", refused, "Nothing was changed. You can start again from Emma at any time.")
 
 
-def error_page(error: EnableError) -> Response:
-    return page(error.status_code, error.title, error.advice)
+def error_page(refusal: Refusal) -> Response:
+    """The page for what stopped the flow: its own, or the flow's general one for a missing setting or a bug."""
+    if isinstance(refusal, EnableError):
+        shown = refusal
+    elif isinstance(refusal, Misconfigured):
+        shown = NotConfigured(refusal.detail)
+    else:
+        shown = EnableError(refusal.detail)
+    return page(shown.status_code, shown.title, shown.advice)
 
 
 def page(status_code: int, title: str, *paragraphs: str) -> Response:

@@ -10,14 +10,15 @@ from collections.abc import Callable, Mapping
 
 from chalice.app import Request, Response
 
-from chalicelib import config, incoming, secret_refs
+from chalicelib import config, request_parts, secret_refs
 from chalicelib.dynamodb import dynamodb_client
 from chalicelib.errors import Misconfigured
 from chalicelib.keys import KeyStore
 from chalicelib.request_log import RequestLog
+from chalicelib.responses import answered
 from chalicelib.segment_enable import pages, segment, signing
 from chalicelib.segment_enable.enabling import enable
-from chalicelib.segment_enable.errors import AuthorizationFailed, EnableError, InvalidLink, NoDestination, NotConfigured
+from chalicelib.segment_enable.errors import AuthorizationFailed, InvalidLink, NoDestination
 
 # Holds the browser secret a state is bound to. `__Host-`: only over HTTPS, only
 # to this host, on every path (API Gateway may prefix the routes with a stage).
@@ -29,7 +30,7 @@ _COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Lax"
 def start_with_api_key(request: Request) -> Response:
     """The account comes from the API key authorizer."""
     log = _log(request, "start")
-    return _answered(log, lambda: _redirect_to_segment(incoming.account_id(request), log))
+    return _answered(log, lambda: _redirect_to_segment(request_parts.account_id(request), log))
 
 
 def start_with_link(request: Request) -> Response:
@@ -126,21 +127,8 @@ def _browser_secret(request: Request) -> str | None:
 
 def _answered(log: RequestLog, run: Callable[[], Response]) -> Response:
     """`run`'s answer, or the page for what stopped it; one log line either way."""
-    try:
-        response = run()
-    except EnableError as error:
-        log.note(error=error.reason)
-        response = pages.error_page(error)
-    except Misconfigured as error:
-        log.note(error=error.message)
-        response = pages.error_page(NotConfigured(error.message))
-    except Exception as error:
-        # A bug: a page rather than Chalice's JSON, and where it happened in the log.
-        log.note_unexpected(error)
-        response = pages.error_page(EnableError("unexpected"))
-    log.write(status=response.status_code)
-    return response
+    return answered(log, run, pages.error_page)
 
 
 def _log(request: Request, step: str) -> RequestLog:
-    return RequestLog("segment_enable", step=step, request_id=incoming.request_id(request))
+    return RequestLog("segment_enable", step=step, request_id=request_parts.request_id(request))

@@ -37,7 +37,7 @@ def test_a_config_api_that_does_not_answer_in_time_is_unavailable(fake: FakeSegm
     with pytest.raises(ConfigApiUnavailable) as error:
         destinations.get()
     assert time.monotonic() - started < 0.9
-    assert error.value.reason == "Config API GET: ReadTimeout"
+    assert error.value.detail == "Config API GET: ReadTimeout"
 
 
 def test_a_token_endpoint_that_does_not_answer_in_time_fails_the_exchange(fake: FakeSegment) -> None:
@@ -46,14 +46,14 @@ def test_a_token_endpoint_that_does_not_answer_in_time_fails_the_exchange(fake: 
     with pytest.raises(TokenExchangeFailed) as error:
         segment.exchange_code(partner_app(fake), "code", timeout=(1.0, 0.2))
     assert time.monotonic() - started < 0.9
-    assert error.value.reason == "token exchange: ReadTimeout"
+    assert error.value.detail == "token exchange: ReadTimeout"
 
 
 def test_an_unreachable_segment_fails_the_exchange(fake: FakeSegment) -> None:
     app = segment.PartnerApp(CLIENT_ID, CLIENT_SECRET, SLUG, REDIRECT_URI, "https://127.0.0.1:9", fake.url)
     with pytest.raises(TokenExchangeFailed) as error:
         segment.exchange_code(app, "code")
-    assert error.value.reason == "token exchange: ConnectionError"
+    assert error.value.detail == "token exchange: ConnectionError"
 
 
 def test_a_certificate_that_is_not_trusted_fails_the_exchange(
@@ -62,4 +62,4 @@ def test_a_certificate_that_is_not_trusted_fails_the_exchange(
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     with pytest.raises(TokenExchangeFailed) as error:
         segment.exchange_code(partner_app(fake), "code")
-    assert error.value.reason == "token exchange: SSLError"
+    assert error.value.detail == "token exchange: SSLError"

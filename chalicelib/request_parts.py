@@ -1,5 +1,12 @@
-"""What the endpoint reads from an API Gateway request, checked before anything is parsed."""
+"""The parts of an HTTP request the routes read: the body as JSON, the settings, the account, the request id.
 
+Each is checked before anything is parsed: the declared content type, the
+encoding, the size, and `X-Segment-Settings`, the destination's settings
+that Segment sends as `base64(JSON object)`.
+"""
+
+import base64
+import binascii
 import zlib
 from typing import Any
 
@@ -7,10 +14,12 @@ from chalice.app import Request
 
 from chalicelib import strict_json
 from chalicelib.errors import BadRequest, Misconfigured, PayloadTooLarge, UnsupportedMediaType
-from chalicelib.segment_settings import decode_settings
 
 # Nothing larger can fit in one SNS message, so a single event's body is refused before parsing.
 MAX_EVENT_BYTES = 256 * 1024
+SETTINGS_HEADER = "X-Segment-Settings"
+# A destination's settings are a few ids and flags; API Gateway itself allows 10 KB of headers.
+MAX_SETTINGS_CHARS = 32 * 1024
 _GZIP = zlib.MAX_WBITS | 16
 
 
@@ -72,8 +81,17 @@ def _require_json_content_type(content_type: str | None) -> None:
 
 
 def settings(request: Request) -> dict[str, Any]:
-    """The destination settings from `X-Segment-Settings`, `{}` when absent."""
-    return decode_settings(request.headers.get("x-segment-settings"))
+    """The destination settings from `X-Segment-Settings`: `{}` when absent or empty, `BadRequest` when malformed."""
+    header = request.headers.get(SETTINGS_HEADER.lower())
+    if header is None or not header.strip():
+        return {}
+    if len(header) > MAX_SETTINGS_CHARS:
+        raise BadRequest(f"{SETTINGS_HEADER}: is more than {MAX_SETTINGS_CHARS} characters")
+    try:
+        raw = base64.b64decode(header, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{SETTINGS_HEADER}: is not base64") from None
+    return strict_json.parse_object(raw, SETTINGS_HEADER)
 
 
 def account_id(request: Request) -> str:
