@@ -7,11 +7,12 @@ retries nothing: callers retry within their request's deadline
 retries) would outlast many times over.
 """
 
-from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+
+from chalicelib.process_cache import per_process
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,7 +24,7 @@ CONNECT_TIMEOUT_SECONDS = 0.25
 READ_TIMEOUT_SECONDS = 0.5
 
 
-@cache
+@per_process
 def dynamodb_client() -> "DynamoDBClient":
     """One client per process, reused across invocations; one attempt per call, at most 0.75 s."""
     return boto3.client(

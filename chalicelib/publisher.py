@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.aws_failures import Failure, failure_of
 from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying, run_concurrently
 from chalicelib.messages import MAX_MESSAGE_BYTES, Message
+from chalicelib.process_cache import per_process
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -248,7 +249,7 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="publish")
 
 
-@cache
+@per_process
 def sns_client() -> "SNSClient":
     """One client per process, reused across invocations (creating one costs ~100 ms).
 

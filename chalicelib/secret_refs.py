@@ -12,7 +12,6 @@ one on every request would add a call and a failure point to each.
 """
 
 import re
-from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
@@ -20,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import Misconfigured
+from chalicelib.process_cache import per_process
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -34,7 +34,7 @@ class SecretUnreadable(Misconfigured):
     """A referenced secret that is missing, denied, empty or unreachable."""
 
 
-@cache
+@per_process
 def resolve(setting: str) -> str:
     """The secret `setting` holds or refers to; `SecretUnreadable` if it cannot be read."""
     try:
@@ -65,13 +65,13 @@ def _secret_string(arn: str) -> str:
     return secretsmanager_client().get_secret_value(SecretId=arn).get("SecretString", "")
 
 
-@cache
+@per_process
 def ssm_client() -> "SSMClient":
     """One client per process, reused across invocations."""
     return boto3.client("ssm")
 
 
-@cache
+@per_process
 def secretsmanager_client() -> "SecretsManagerClient":
     """One client per process, reused across invocations; webhook deliveries read their secrets with it
     within their request's deadline, so one attempt is bounded and botocore retries nothing."""

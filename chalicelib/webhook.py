@@ -22,7 +22,6 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +31,7 @@ from chalicelib import config
 from chalicelib.aws_failures import Failure, failure_of
 from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying
 from chalicelib.errors import BadRequest, NotFound, Unauthorized, Unavailable
+from chalicelib.process_cache import per_process
 from chalicelib.secret_refs import secretsmanager_client
 
 if TYPE_CHECKING:
@@ -156,6 +156,6 @@ def _unless_retryable(error: BotoCoreError | ClientError) -> NoReturn:
     raise Retryable(reason) from error
 
 
-@cache
+@per_process
 def _secrets(prefix: str) -> WebhookSecrets:
     return WebhookSecrets(secretsmanager_client(), prefix)

@@ -1,10 +1,8 @@
 """Fixtures: the real Chalice app, on moto, with a deployment's topics, queues and key table."""
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,70 +20,18 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
-from chalicelib import secret_refs, webhook  # noqa: E402
-from chalicelib.dynamodb import dynamodb_client  # noqa: E402
-from chalicelib.publisher import sns_client  # noqa: E402
-from tests.aws import Deployment, basic_auth  # noqa: E402
-
-
-class Api:
-    """The app as Segment reaches it: POSTs with an Emma key as Basic credentials."""
-
-    def __init__(self, client: Client, key: str) -> None:
-        self.http = client.http
-        self.key = key
-
-    def post(
-        self,
-        body: bytes | str | dict[str, Any],
-        *,
-        key: str | None = None,
-        headers: dict[str, str] | None = None,
-        path: str = "/v1/segment",
-    ) -> Any:
-        if isinstance(body, dict):
-            body = json.dumps(body)
-        if isinstance(body, str):
-            body = body.encode()
-        sent = {"authorization": basic_auth(self.key if key is None else key), "content-type": "application/json"}
-        sent.update(headers or {})
-        return self.http.post(path, headers={name.lower(): value for name, value in sent.items()}, body=body)
-
-
-def answer_of(response: Any) -> dict[str, Any]:
-    """The JSON body of an answer, checking that it is declared as JSON."""
-    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
-    body: dict[str, Any] = json.loads(response.body)
-    return body
-
-
-def configure(monkeypatch: pytest.MonkeyPatch, deployment: Deployment) -> None:
-    """Point the service at `deployment`, as a stage's environment variables would."""
-    for variable in [name for name in os.environ if name.startswith("TOPIC_ARN_")]:
-        monkeypatch.delenv(variable)
-    for name, value in deployment.environment().items():
-        monkeypatch.setenv(name, value)
-
-
-PROCESS_CACHES = (
-    sns_client,
-    dynamodb_client,
-    secret_refs.resolve,
-    secret_refs.ssm_client,
-    secret_refs.secretsmanager_client,
-    webhook._secrets,
-)
+from chalicelib.process_cache import forget_all  # noqa: E402
+from tests.aws import Deployment  # noqa: E402
+from tests.helpers import Api, configure  # noqa: E402
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
     """moto for every AWS call, with the service's per-process clients and caches built afresh."""
     with mock_aws():
-        for cached in PROCESS_CACHES:
-            cached.cache_clear()
+        forget_all()
         yield
-    for cached in PROCESS_CACHES:
-        cached.cache_clear()
+    forget_all()
 
 
 @pytest.fixture
@@ -104,15 +50,13 @@ def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, 
     For the long parametrized corpus tests, where building a deployment per test would dominate.
     """
     with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
-        for cached in PROCESS_CACHES:
-            cached.cache_clear()
+        forget_all()
         deployment = Deployment()
         deployment.add_topics()
         configure(monkeypatch, deployment)
         client = Client(app, project_dir=str(tmp_path_factory.mktemp("chalice")))
         yield Api(client, deployment.create_key("1234")), deployment
-    for cached in PROCESS_CACHES:
-        cached.cache_clear()
+    forget_all()
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from chalice.test import Client
 
 from tests.aws import Deployment, basic_auth
-from tests.conftest import Api, answer_of
 from tests.faults import dynamodb_unreachable
+from tests.helpers import Api, answer_of
 
 EVENT = {"type": "identify", "userId": "u1"}
 

@@ -9,8 +9,8 @@ import pytest
 
 from chalicelib.publisher import sns_client
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of
 from tests.faults import THROTTLED, TOPIC_NOT_FOUND, sns_publish_faults
+from tests.helpers import Api, answer_of
 
 
 def batch(*events: dict[str, Any], **shared: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests import corpus
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of
+from tests.helpers import Api, answer_of
 from tests.segment_rules import event_type_of, required_but_absent
 
 FILES = corpus.files(batches=False)

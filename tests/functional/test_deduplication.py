@@ -11,9 +11,8 @@ from chalicelib.config import DEFAULT_CLAIM_SECONDS
 from chalicelib.dedup import RETENTION_SECONDS, record_key
 from chalicelib.publisher import sns_client
 from tests.aws import DEDUP_TABLE, Deployment
-from tests.conftest import Api, answer_of, configure
 from tests.faults import THROTTLED, answers_lost, dynamodb_unreachable, sns_publish_faults
-from tests.functional.test_request_log import log_lines
+from tests.helpers import Api, answer_of, configure, log_lines
 
 EVENT = {"type": "identify", "userId": "u1", "messageId": "m-1"}
 

@@ -19,12 +19,11 @@ import pytest
 import requests
 from chalice.test import Client
 
-from chalicelib import secret_refs
 from chalicelib.keys import ApiKey
+from chalicelib.process_cache import forget_all
 from chalicelib.segment_enable import signing
 from chalicelib.segment_enable.views import COOKIE
 from tests.aws import Deployment, basic_auth
-from tests.conftest import Api, configure
 from tests.fake_segment import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -34,6 +33,7 @@ from tests.fake_segment import (
     FakeSegment,
     running_fake_segment,
 )
+from tests.helpers import Api, configure
 
 LINK_SECRET = "link-secret-canary-9b7e"
 CALLBACK_PATH = urlsplit(REDIRECT_URI).path
@@ -75,8 +75,7 @@ def segment(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> FakeSegm
     fake.reset()
     for name, value in environment(fake).items():
         monkeypatch.setenv(name, value)
-    secret_refs.resolve.cache_clear()
-    secret_refs.ssm_client.cache_clear()
+    forget_all()
     return fake
 
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from app import app
+from chalicelib.process_cache import forget_all
 from tests.aws import Deployment, basic_auth
-from tests.conftest import PROCESS_CACHES
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 TYPES = ["identify", "track", "page", "screen", "group", "alias", "delete"]
@@ -121,8 +121,7 @@ routes = st.sampled_from(["/v1/segment", "/v1/batch", "/v1/track", "/v1/identify
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Deployment, str]]:
     """The app with every type routed to one default topic, so one queue shows anything published."""
     with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
-        for cached in PROCESS_CACHES:
-            cached.cache_clear()
+        forget_all()
         deployment = Deployment()
         deployment.add_topic("default")
         for name, value in deployment.environment().items():
@@ -130,8 +129,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
         for variable in [name for name in os.environ if name.startswith("TOPIC_ARN_") and name != "TOPIC_ARN_DEFAULT"]:
             monkeypatch.delenv(variable)
         yield Client(app, project_dir=str(tmp_path_factory.mktemp("fuzz"))), deployment, deployment.create_key()
-    for cached in PROCESS_CACHES:
-        cached.cache_clear()
+    forget_all()
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

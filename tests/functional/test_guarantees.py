@@ -37,8 +37,8 @@ from chalicelib.dynamodb import dynamodb_client
 from chalicelib.publisher import READ_TIMEOUT_SECONDS as SNS_READ_TIMEOUT
 from chalicelib.publisher import sns_client
 from tests.aws import DEDUP_TABLE, Deployment
-from tests.conftest import Api, configure
 from tests.faults import INTERNAL_ERROR, THROTTLED, UNAVAILABLE
+from tests.helpers import Api, configure
 
 EVENTS = int(os.environ.get("GUARANTEE_EVENTS", "120"))
 SEGMENT_TIMEOUT_SECONDS = 5.0

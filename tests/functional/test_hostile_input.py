@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of
+from tests.helpers import Api, answer_of
 
 VALID = {"type": "identify", "userId": "u1"}
 MEGABYTE = 1024 * 1024

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import pytest
 from chalice.test import Client
 
-from chalicelib.publisher import sns_client
+from chalicelib.process_cache import forget_all
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of, configure
 from tests.faults import (
     ACCESS_DENIED,
     INTERNAL_ERROR,
@@ -27,6 +26,7 @@ from tests.faults import (
     silent_endpoint,
     sns_publish_faults,
 )
+from tests.helpers import Api, answer_of, configure
 
 EVENT = {"type": "identify", "userId": "u1", "messageId": "m-1"}
 SEGMENT_TIMEOUT_SECONDS = 5.0
@@ -116,9 +116,9 @@ def silent_sns(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An SNS endpoint that accepts connections and never answers."""
     with silent_endpoint() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", url)
-        sns_client.cache_clear()
+        forget_all()
         yield
-    sns_client.cache_clear()
+    forget_all()
 
 
 def test_an_sns_that_hangs_is_a_503_well_within_segments_timeout(

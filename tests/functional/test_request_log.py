@@ -2,12 +2,11 @@
 
 import base64
 import json
-from typing import Any
 
 import pytest
 
 from tests.aws import Deployment, basic_auth
-from tests.conftest import Api
+from tests.helpers import Api, log_lines
 
 EMAIL = "peter.gibbons@example.com"
 EVENT = {
@@ -18,11 +17,6 @@ EVENT = {
     "properties": {"card": "4111111111111111"},
     "writeKey": "source-write-key",
 }
-
-
-def log_lines(output: str, kind: str) -> list[dict[str, Any]]:
-    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    return [record for record in records if record.get("log") == kind]
 
 
 def test_each_request_writes_one_line_with_ids_sizes_and_outcome(

@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.batches import MAX_BATCH_BYTES, MAX_BATCH_MESSAGE_BYTES
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of
+from tests.helpers import Api, answer_of
 
 BOUND_BYTES = 64 * 1024 * 1024
 

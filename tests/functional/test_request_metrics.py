@@ -13,9 +13,8 @@ import pytest
 
 from chalicelib.deadline import MAX_ATTEMPTS
 from tests.aws import Deployment
-from tests.conftest import Api
 from tests.faults import THROTTLED, TOPIC_NOT_FOUND, Fault, sns_publish_faults
-from tests.functional.test_request_log import log_lines
+from tests.helpers import Api, log_lines
 
 NAMESPACE = "EmmaSegment/test"
 EVENT = {"type": "track", "userId": "u1", "event": "Signed Up", "messageId": "m-1"}

@@ -18,7 +18,7 @@ from app import api_key_authorizer
 from chalicelib.secret_refs import secretsmanager_client
 from chalicelib.webhook import WebhookSecrets, sign
 from tests.aws import Deployment, basic_auth
-from tests.conftest import Api, configure
+from tests.helpers import Api, configure
 
 OPERATING = Path(__file__).resolve().parents[2] / "docs" / "operating.md"
 PREFIX = "emma-segment/test/webhook/"

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.schemas import EVENT_TYPES
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of, configure
+from tests.helpers import Api, answer_of, configure
 
 MINIMAL_EVENTS: dict[str, dict[str, Any]] = {
     "identify": {"type": "identify", "userId": "u1", "traits": {"email": "peter@example.com"}},

@@ -18,8 +18,7 @@ from chalice.test import Client
 from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_client
 from chalicelib.publisher import sns_client
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of, configure
-from tests.functional.test_request_log import log_lines
+from tests.helpers import Api, answer_of, configure, log_lines
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
 

@@ -10,7 +10,7 @@ import pytest
 from app import app
 from tests import corpus
 from tests.aws import Deployment
-from tests.conftest import Api, answer_of
+from tests.helpers import Api, answer_of
 from tests.segment_rules import required_but_absent
 from tools.lambda_events import gateway_event
 

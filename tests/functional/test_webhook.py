@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import webhook
 from chalicelib.deadline import Deadline
 from chalicelib.keys.__main__ import main as keys_command
+from chalicelib.process_cache import forget_all
 from chalicelib.secret_refs import secretsmanager_client
 from chalicelib.webhook import CACHE_SECONDS, WebhookSecrets, sign
 from tests.aws import Deployment
-from tests.conftest import answer_of
 from tests.faults import silent_endpoint
+from tests.helpers import answer_of
 
 PREFIX = "emma-segment/test/webhook/"
 EVENT = json.dumps({"type": "identify", "userId": "u1", "messageId": "m-1"}).encode()
@@ -184,14 +184,12 @@ def test_a_secrets_manager_that_hangs_is_a_503_within_segments_timeout(
     # GIVEN Secrets Manager accepts connections and never answers
     with silent_endpoint() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
-        secretsmanager_client.cache_clear()
-        webhook._secrets.cache_clear()
+        forget_all()
         # WHEN a signed delivery arrives
         started = time.monotonic()
         response = post(client, "42", EVENT, sign(EVENT, "the secret"))
         elapsed = time.monotonic() - started
-    secretsmanager_client.cache_clear()
-    webhook._secrets.cache_clear()
+    forget_all()
     # THEN Segment is told to retry, in time, and nothing is published
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"

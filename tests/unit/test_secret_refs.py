@@ -7,16 +7,15 @@ import pytest
 
 from chalicelib import secret_refs
 from chalicelib.errors import Misconfigured
+from chalicelib.process_cache import forget_all
 
 
 @pytest.fixture
 def refs(aws: None) -> Iterator[None]:
     """Nothing cached from another test; clients built inside moto."""
-    for cached in (secret_refs.resolve, secret_refs.ssm_client, secret_refs.secretsmanager_client):
-        cached.cache_clear()
+    forget_all()
     yield
-    for cached in (secret_refs.resolve, secret_refs.ssm_client, secret_refs.secretsmanager_client):
-        cached.cache_clear()
+    forget_all()
 
 
 def count_calls(client: object, operation: str) -> list[str]:
