@@ -50,14 +50,14 @@ def event_mix() -> list[bytes]:
     return [line.encode() for line in SAMPLES.read_text().splitlines() if line.strip()]
 
 
-def gateway_event(path: str, body: bytes) -> dict[str, Any]:
-    """The Lambda proxy event API Gateway hands the view for `body`, with Segment's headers and settings."""
+def gateway_event(path: str, body: bytes, settings: dict[str, Any] = SETTINGS) -> dict[str, Any]:
+    """The Lambda proxy event API Gateway hands the view for `body`, with Segment's headers and `settings`."""
     headers = {
         "Authorization": basic_authorization(API_KEY),
         "Content-Type": "application/json",
         "Host": "events.e2ma.net",
         "User-Agent": "Segment.io/1.0",
-        "X-Segment-Settings": base64.b64encode(json.dumps(SETTINGS).encode()).decode(),
+        "X-Segment-Settings": base64.b64encode(json.dumps(settings).encode()).decode(),
         "X-Amzn-Trace-Id": "Root=1-67891233-abcdef012345678912345678",
         "X-Forwarded-For": "54.190.2.10",
         "X-Forwarded-Port": "443",

@@ -1,6 +1,6 @@
 """The measurements that run inside one fresh process: warm path, warm authorizer, batch, memory.
 
-    python -m bench.inprocess warm|authorizer|batch|memory [--rounds N] [--events N]
+    python -m bench.inprocess warm|authorizer|batch|memory|largest-batch [--rounds N] [--events N]
 
 Run by `python -m bench` with the stub's endpoint in the environment; prints
 its figures as one JSON line. The app's own log lines go to /dev/null, as
@@ -191,11 +191,42 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def largest_batch(args: argparse.Namespace) -> dict[str, Any]:
+    """What the largest batch `/v1/batch` accepts adds to resident memory, published whole.
+
+    2,500 events filling the 500 KB body, with settings that bring their
+    messages close to the 8 MiB cap: each copy of the settings is the cost a
+    batch can multiply. The growth is the peak (VmHWM) over the resident memory
+    once the process has served an event (imports and clients are not the batch's).
+    """
+    import app
+    from chalicelib.batches import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_BATCH_MESSAGE_BYTES
+
+    _accepted(app.app(gateway_event("/v1/segment", event_mix()[0]), LambdaContext()))
+    event_bytes = MAX_BATCH_BYTES // MAX_BATCH_EVENTS - 2
+    events = [
+        {"type": "track", "userId": f"u{n}", "event": "Order Completed", "properties": {"pad": ""}}
+        for n in range(MAX_BATCH_EVENTS)
+    ]
+    for event in events:
+        event["properties"] = {"pad": "x" * (event_bytes - len(json.dumps(event)))}
+    body = json.dumps({"batch": events}).encode()
+    # What each message adds to its event and settings: the envelope, a messageId, the attributes.
+    settings = {"pad": "x" * (MAX_BATCH_MESSAGE_BYTES // MAX_BATCH_EVENTS - event_bytes - 400)}
+    request = gateway_event("/v1/batch", body, settings)
+    before = _status_mib("VmRSS")
+    answer = json.loads(_accepted(app.app(request, LambdaContext()))["body"])
+    if answer != {"accepted": MAX_BATCH_EVENTS, "rejected": []}:
+        raise RuntimeError(f"the largest batch was not published whole: {answer}")
+    return {"body_bytes": len(body), "events": MAX_BATCH_EVENTS, "rss_growth_mib": _status_mib("VmHWM") - before}
+
+
 MEASURES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "warm": warm,
     "authorizer": authorizer,
     "batch": batch,
     "memory": memory,
+    "largest-batch": largest_batch,
 }
 
 

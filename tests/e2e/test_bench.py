@@ -15,6 +15,7 @@ KEYS = (
     "authorizer_cold_ratio",
     "peak_rss_mib",
     "rss_growth_mib",
+    "largest_batch_rss_growth_mib",
     "batch_speedup",
 )
 FUNCTIONS = ("view", "authorizer")
@@ -35,7 +36,7 @@ def test_the_benchmark_measures_every_row_and_writes_its_figures(tmp_path: Path)
     # THEN it prints a row per measure and one per Lambda function, and writes every figure, each a positive number
     assert result.returncode == 0, result.stderr
     table = [line for line in result.stdout.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 12 + 2 + len(FUNCTIONS), result.stdout
+    assert len(table) == 2 + 13 + 2 + len(FUNCTIONS), result.stdout
     figures = json.loads(figures_file.read_text())
     for key in KEYS:
         assert isinstance(figures[key], float), key
