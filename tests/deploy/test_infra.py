@@ -17,7 +17,13 @@ import pytest
 from cfnlint.decode import decode
 from moto import mock_aws
 
-from chalicelib.errors import PublishFailed, PublishUnavailable
+from chalicelib.errors import (
+    DeadlineReached,
+    DedupUnavailable,
+    PublishFailed,
+    PublishOutcomeUnknown,
+    PublishUnavailable,
+)
 from chalicelib.request_log import REJECTED
 from tests.deploy.conftest import STAGES
 from tests.deploy.policies import policy_problems
@@ -107,7 +113,9 @@ def test_the_publish_failures_alarm_watches_the_metrics_the_service_emits(stage:
     assert {metric["Namespace"]["Fn::Sub"].replace("${Stage}", stage) for metric in metrics} == {namespace}
     assert {metric["MetricName"] for metric in metrics} == {REJECTED}
     reasons = {dimension["Value"] for metric in metrics for dimension in metric["Dimensions"]}
-    assert reasons == {PublishFailed.__name__, PublishUnavailable.__name__}
+    # Every reason an event is not published for, but another delivery of it being under way.
+    watched = (PublishFailed, PublishUnavailable, PublishOutcomeUnknown, DeadlineReached, DedupUnavailable)
+    assert reasons == {reason.__name__ for reason in watched}
 
 
 @pytest.fixture
