@@ -80,6 +80,7 @@ class Claim:
 
 
 # The second sending of one event in one request: the first stands for both.
+_NEW = Claim(ClaimState.NEW)
 _REPEATED = Claim(ClaimState.DUPLICATE)
 _LATE = Claim(ClaimState.LATE)
 
@@ -111,6 +112,10 @@ class DedupTable:
         self._claimed: set[str] = set()
         # Time kept for settling the claims: one attempt.
         self.settle_seconds = attempt_seconds(client)
+
+    def key(self, account_id: str, message_id: str) -> str:
+        """The record an event is claimed by."""
+        return record_key(account_id, message_id)
 
     def claim(self, keys: Sequence[str], deadline: Deadline) -> list[Claim]:
         """Up to `CLAIMS_PER_CALL` keys' claims, by position, in one call; those not made in time are unreachable.
@@ -218,7 +223,7 @@ class DedupTable:
             except BotoCoreError as error:
                 _raise_unless_permanent(error)
                 raise
-            claims.update((key, Claim(ClaimState.NEW)) for key in pending)
+            claims.update((key, _NEW) for key in pending)
             pending = []
 
         try:
@@ -308,8 +313,12 @@ class AtLeastOnce:
     def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
         return {}
 
+    def key(self, account_id: str, message_id: str) -> str:
+        """Nothing is recorded: any key that tells events apart will do."""
+        return message_id
+
     def claim(self, keys: Sequence[str], deadline: Deadline) -> list[Claim]:
-        return [Claim(ClaimState.NEW)] * len(keys)
+        return [_NEW] * len(keys)
 
     def settle(self, completed: Sequence[str], released: Sequence[str], deadline: Deadline) -> int:
         """Nothing was claimed, so nothing is left to write."""

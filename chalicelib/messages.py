@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 from chalicelib import config
@@ -51,7 +52,7 @@ class Message:
     def event_type(self) -> str:
         return self.attributes["type"]
 
-    @property
+    @cached_property
     def size(self) -> int:
         """Bytes SNS counts against its limit: the body plus each attribute's name, type and value."""
         attributes = self.attributes.items()

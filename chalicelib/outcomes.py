@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.deadline import GRACE_SECONDS, Deadline
-from chalicelib.dedup import AtLeastOnce, ClaimState, DedupTable, deduplication, record_key
+from chalicelib.dedup import AtLeastOnce, ClaimState, DedupTable, deduplication
 from chalicelib.errors import (
     RETRY_AFTER_SECONDS,
     DeadlineReached,
@@ -52,8 +52,9 @@ class Outcome(Enum):
     DUPLICATE = "duplicates"  # published by an earlier delivery
 
 
-_ORDER = list(Outcome)
+_RANK = {outcome: rank for rank, outcome in enumerate(Outcome)}
 _DONE = (Outcome.PUBLISHED, Outcome.DUPLICATE)
+_DONE_SET = frozenset(_DONE)
 # What the answer says of events that are not done, most pressing first.
 _SAID = {
     Outcome.REFUSED: "refused by SNS ({})",
@@ -107,7 +108,7 @@ class Outcomes:
 
     def record(self, message_id: str, outcome: Outcome, reason: str = "", retry_after: int = 0) -> None:
         known = self.by_message_id.get(message_id)
-        if known is None or _ORDER.index(outcome) < _ORDER.index(known):
+        if known is None or _RANK[outcome] < _RANK[known]:
             self.by_message_id[message_id] = outcome
         self.reasons.setdefault(outcome, reason)
         self.retry_after = max(self.retry_after, retry_after)
@@ -118,7 +119,7 @@ class Outcomes:
 
     def log_fields(self) -> dict[str, Any]:
         """What the request's log line says of its events: counts, never ids or values."""
-        fields: dict[str, Any] = {outcome.value: count for outcome, count in self.counts().items() if count}
+        fields: dict[str, Any] = {outcome.value: count for outcome, count in self.counts().items()}
         fields.update(published=self.published, attempts=self.attempts)
         if self.published:
             # The PublishLatency metric: the time until SNS acknowledged what it did.
@@ -130,9 +131,9 @@ class Outcomes:
     def error(self) -> IngestError | None:
         """None when every event is published; otherwise the error that says how many are, and why not."""
         counts = self.counts()
-        undone = [outcome for outcome in _SAID if counts[outcome]]
-        if not undone:
+        if counts.keys() <= _DONE_SET:
             return None
+        undone = [outcome for outcome in _SAID if counts[outcome]]
         said = {outcome: _SAID[outcome].format(self.reasons[outcome]) for outcome in undone}
         if len(self.by_message_id) == 1:
             message = f"the event is {said[undone[0]]}"
@@ -241,7 +242,7 @@ class _Rounds:
         self._to_settle = ([], [])
 
     def _key(self, message: Message) -> str:
-        return record_key(self._account_id, message.message_id)
+        return self._dedup.key(self._account_id, message.message_id)
 
 
 @cache

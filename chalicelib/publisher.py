@@ -101,10 +101,14 @@ class SnsPublisher:
     def publish(self, messages: Sequence[Message], deadline: Deadline) -> Report:
         """Publish every message by the deadline, or say why not; FIFO topics in the order given."""
         started = self._clock()
-        tasks = _tasks(messages)
-        reports = run_concurrently(
-            lambda task: self._publish_in_order(task, messages, deadline), tasks, deadline, _pool(), _overdue
-        )
+        if len(messages) == 1:
+            # One event: nothing to group or to hand to another thread.
+            reports = [self._publish_call([0], messages, deadline)]
+        else:
+            tasks = _tasks(messages)
+            reports = run_concurrently(
+                lambda task: self._publish_in_order(task, messages, deadline), tasks, deadline, _pool(), _overdue
+            )
         sendings = [Sending(Sent.LATE)] * len(messages)
         for report in reports:
             for position, sending in report.sendings.items():
