@@ -98,7 +98,9 @@ class Outcomes:
 
     by_message_id: dict[str, Outcome] = field(default_factory=dict)
     reasons: dict[Outcome, str] = field(default_factory=dict)
-    retry_after: int = RETRY_AFTER_SECONDS
+    # The longest a claim holds an event off, in seconds: the time left of one
+    # held by another delivery, the window of one kept for an unknown outcome.
+    held_for: int = 0
     # Messages SNS acknowledged: more than the events published when, without a
     # dedup table, a batch repeats a messageId.
     published: int = 0
@@ -106,12 +108,12 @@ class Outcomes:
     publish_seconds: float = 0.0
     unsettled: int = 0
 
-    def record(self, message_id: str, outcome: Outcome, reason: str = "", retry_after: int = 0) -> None:
+    def record(self, message_id: str, outcome: Outcome, reason: str = "", held_for: int = 0) -> None:
         known = self.by_message_id.get(message_id)
         if known is None or _RANK[outcome] < _RANK[known]:
             self.by_message_id[message_id] = outcome
         self.reasons.setdefault(outcome, reason)
-        self.retry_after = max(self.retry_after, retry_after)
+        self.held_for = max(self.held_for, held_for)
         self.published += outcome is Outcome.PUBLISHED
 
     def counts(self) -> Counter[Outcome]:
@@ -143,7 +145,8 @@ class Outcomes:
             message = "; ".join(parts + [f"{counts[outcome]} {said[outcome]}" for outcome in undone])
         if undone[0] is Outcome.REFUSED:
             return PublishFailed(message)
-        return _UNAVAILABLE[undone[0]](f"{message}; retry later", self.retry_after)
+        # A retry before the claims are over would be answered the same; with none, a few seconds.
+        return _UNAVAILABLE[undone[0]](f"{message}; retry later", self.held_for or RETRY_AFTER_SECONDS)
 
 
 def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadline) -> Outcomes:

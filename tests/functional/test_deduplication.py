@@ -286,3 +286,19 @@ def expire_claims(deployment: Deployment) -> None:
                 UpdateExpression="SET expiration = :past",
                 ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
             )
+
+
+def test_a_delivery_held_off_by_a_claim_is_told_to_retry_when_the_claim_ends(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, deployment = deduplicating
+    # GIVEN another delivery's claim on the event, with 3 seconds left
+    ends = int(time.time()) + 3
+    deployment.dynamodb.put_item(
+        TableName=DEDUP_TABLE,
+        Item={"id": {"S": record_key("1234", "m-1")}, "status": {"S": "in_progress"}, "expiration": {"N": str(ends)}},
+    )
+    response = api.post(EVENT)
+    # THEN Segment is told to retry when it ends, not sooner nor later
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) in (2, 3)

@@ -5,6 +5,7 @@ the request's arrival, with a 503 that says how many events were published,
 and Segment's retries finish the work without publishing anything twice.
 """
 
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from tests.aws import Deployment
 from tests.helpers import Api, answer_of, configure, log_lines
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
+PUBLISHED = re.compile(r"(?P<done>\d+) of \d+ events are published(?:.*; (?P<perhaps>\d+) perhaps published)?")
 
 
 @pytest.fixture
@@ -63,28 +65,35 @@ def timed(api: Api, body: dict[str, Any]) -> tuple[Any, float]:
 
 
 def test_a_large_batch_while_each_publish_takes_most_of_a_second_is_answered_in_time_and_finished_by_retries(
-    deduplicating: tuple[Api, Deployment],
+    deduplicating: tuple[Api, Deployment], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api, deployment = deduplicating
+    monkeypatch.setenv("DEDUP_CLAIM_SECONDS", "5")
     body = batch(400)
     answers: list[tuple[int, float]] = []
     published: Counter[str] = Counter()
+    perhaps_published = 0
     # GIVEN every PublishBatch takes 0.9 s
     with slow(sns_client(), ("Publish", "PublishBatch"), 0.9):
-        # WHEN Segment sends the batch, and again after each 503, as it would
+        # WHEN Segment sends the batch, and again after each 503, when Retry-After says
         for _ in range(10):
             response, seconds = timed(api, body)
             answers.append((response.status_code, seconds))
             published.update(item.event["messageId"] for item in deployment.delivered_anywhere())
             if response.status_code == 200:
                 break
-            # THEN each 503 says how much was done, and asks for a retry
-            assert answer_of(response)["message"].startswith(f"{published.total()} of 400 events are published")
-            assert response.headers["Retry-After"] == "5"
-    # THEN every answer came in time, the last one a 200, and each event was published once
+            # THEN each 503 says how much is published (a call still running at the deadline may yet publish more)
+            said = PUBLISHED.match(answer_of(response)["message"])
+            assert said is not None, answer_of(response)
+            assert int(said["done"]) <= len(published)
+            perhaps_published += int(said["perhaps"] or 0)
+            time.sleep(int(response.headers["Retry-After"]) if said["perhaps"] else 0)
+    # THEN every answer came in time, the last one a 200, and each event was published once,
+    # or twice at most if SNS perhaps published it without answering in time
     assert all(seconds < SEGMENT_TIMEOUT_SECONDS for _, seconds in answers), answers
     assert answers[-1][0] == 200 and len(answers) > 1
-    assert published == Counter(event["messageId"] for event in body["batch"])
+    assert set(published) == {event["messageId"] for event in body["batch"]}
+    assert published.total() - len(published) <= perhaps_published
 
 
 @pytest.mark.parametrize("then_time_out", [False, True], ids=["slow", "hanging"])

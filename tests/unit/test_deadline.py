@@ -81,7 +81,7 @@ def test_work_still_queued_at_the_deadline_is_never_started_and_running_work_is_
         )
         waited = time.monotonic() - began
         release.set()
-    # THEN the answer came at the deadline (and its grace), not when the work would have ended
-    assert waited < 0.5
+    # THEN the answer came at the deadline (and its grace), not when the work would have ended (1.2 s)
+    assert waited < 1.0
     assert results == ["running", "queued", "queued"]
     assert started == [1]
