@@ -7,6 +7,7 @@ and deduplication ids.
 
 import base64
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,17 @@ class Deployment:
         return {
             item["id"]["S"]: {"status": item["status"]["S"], "expiration": item["expiration"]["N"]} for item in items
         }
+
+    def expire_claims_in_progress(self) -> None:
+        """What the claim window's end does to the claims still in progress."""
+        for key, record in self.dedup_records().items():
+            if record["status"] == "in_progress":
+                self.dynamodb.update_item(
+                    TableName=DEDUP_TABLE,
+                    Key={"id": {"S": key}},
+                    UpdateExpression="SET expiration = :past",
+                    ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+                )
 
     def _create_table(self, name: str, key: str) -> None:
         self.dynamodb.create_table(

@@ -69,3 +69,12 @@ def client(tmp_path: Path) -> Client:
 def api(client: Client, deployment: Deployment) -> Api:
     """The app, with an active key for account 1234."""
     return Api(client, deployment.create_key("1234"))
+
+
+@pytest.fixture
+def deduplicating(client: Client, aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[Api, Deployment]:
+    """The app with a dedup table, and an active key for account 1234."""
+    deployment = Deployment(dedup=True)
+    deployment.add_topics()
+    configure(monkeypatch, deployment)
+    return Api(client, deployment.create_key("1234")), deployment

@@ -12,17 +12,9 @@ from chalicelib.dedup import RETENTION_SECONDS, record_key
 from chalicelib.publisher import sns_client
 from tests.aws import DEDUP_TABLE, Deployment
 from tests.faults import THROTTLED, answers_lost, dynamodb_unreachable, sns_publish_faults
-from tests.helpers import Api, answer_of, configure, log_lines
+from tests.helpers import Api, answer_of, log_lines
 
 EVENT = {"type": "identify", "userId": "u1", "messageId": "m-1"}
-
-
-@pytest.fixture
-def deduplicating(client: Client, aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[Api, Deployment]:
-    deployment = Deployment(dedup=True)
-    deployment.add_topics()
-    configure(monkeypatch, deployment)
-    return Api(client, deployment.create_key("1234")), deployment
 
 
 def message_ids(deployment: Deployment, topic: str = "identify") -> list[str]:
@@ -216,7 +208,7 @@ def test_a_publish_whose_answer_was_lost_keeps_its_claim_until_the_window_ends(
     assert 1 <= int(again.headers["Retry-After"]) <= 7
     assert message_ids(deployment) == ["m-1"]
     # WHEN it redelivers after the window: published again, the one copy an unknown outcome may add
-    expire_claims(deployment)
+    deployment.expire_claims_in_progress()
     assert api.post(EVENT).status_code == 200
     assert message_ids(deployment) == ["m-1"]
     assert api.post(EVENT).status_code == 200
@@ -274,31 +266,3 @@ def test_a_completion_that_could_not_be_written_is_logged(
     assert response.status_code == 200
     [line] = log_lines(capsys.readouterr().out, "request")
     assert (line["published"], line["claims_unsettled"]) == (2, 2)
-
-
-def expire_claims(deployment: Deployment) -> None:
-    """What the claim window's end does to the claims still in progress."""
-    for key, record in deployment.dedup_records().items():
-        if record["status"] == "in_progress":
-            deployment.dynamodb.update_item(
-                TableName=DEDUP_TABLE,
-                Key={"id": {"S": key}},
-                UpdateExpression="SET expiration = :past",
-                ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
-            )
-
-
-def test_a_delivery_held_off_by_a_claim_is_told_to_retry_when_the_claim_ends(
-    deduplicating: tuple[Api, Deployment],
-) -> None:
-    api, deployment = deduplicating
-    # GIVEN another delivery's claim on the event, with 3 seconds left
-    ends = int(time.time()) + 3
-    deployment.dynamodb.put_item(
-        TableName=DEDUP_TABLE,
-        Item={"id": {"S": record_key("1234", "m-1")}, "status": {"S": "in_progress"}, "expiration": {"N": str(ends)}},
-    )
-    response = api.post(EVENT)
-    # THEN Segment is told to retry when it ends, not sooner nor later
-    assert response.status_code == 503
-    assert int(response.headers["Retry-After"]) in (2, 3)

@@ -241,7 +241,7 @@ def test_every_event_is_published_at_most_once_per_unknown_outcome_plus_once_and
     assert sum(ledger.faults.values()) > count / 10, "a proof needs faults"
 
     # WHEN the faults are over, the claims they left have expired, and Segment retries the rest
-    expire_claims_in_progress(deployment)
+    deployment.expire_claims_in_progress()
     for message_id in set(events) - acknowledged:
         deliver(api, rng, ledger, [events[message_id]])
     published.update(item.event["messageId"] for item in deployment.delivered_anywhere())
@@ -256,15 +256,3 @@ def test_every_event_is_published_at_most_once_per_unknown_outcome_plus_once_and
             f"\n{count} events, {len(ledger.seconds)} answers, {ledger.timing()}; copies per event {dict(copies)};"
             f" {sum(ledger.faults.values())} faults: {dict(ledger.faults)}"
         )
-
-
-def expire_claims_in_progress(deployment: Deployment) -> None:
-    """What the claim window does to the claims of requests that kept them (unknown outcomes) or failed to settle."""
-    for key, record in deployment.dedup_records().items():
-        if record["status"] == "in_progress":
-            deployment.dynamodb.update_item(
-                TableName=DEDUP_TABLE,
-                Key={"id": {"S": key}},
-                UpdateExpression="SET expiration = :past",
-                ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
-            )

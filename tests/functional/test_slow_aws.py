@@ -14,23 +14,14 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
-from chalice.test import Client
 
 from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_client
 from chalicelib.publisher import sns_client
 from tests.aws import Deployment
-from tests.helpers import Api, answer_of, configure, log_lines
+from tests.helpers import Api, answer_of, log_lines
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
 PUBLISHED = re.compile(r"(?P<done>\d+) of \d+ events are published(?:.*; (?P<perhaps>\d+) perhaps published)?")
-
-
-@pytest.fixture
-def deduplicating(client: Client, aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[Api, Deployment]:
-    deployment = Deployment(dedup=True)
-    deployment.add_topics()
-    configure(monkeypatch, deployment)
-    return Api(client, deployment.create_key("1234")), deployment
 
 
 @contextmanager
