@@ -85,11 +85,14 @@ def sns_publish_faults(*faults: Fault, operation: str = "Publish") -> Iterator[l
 
 
 @contextmanager
-def dynamodb_unreachable(operation: str) -> Iterator[None]:
-    """The service's DynamoDB `operation` failing to connect, for as long as the block runs."""
+def dynamodb_unreachable(operation: str, times: int = 1_000_000) -> Iterator[None]:
+    """The service's DynamoDB `operation` failing to connect, its first `times` calls in the block."""
+    remaining = [times]
 
     def fail(**kwargs: Any) -> None:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        if remaining[0] > 0:
+            remaining[0] -= 1
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
 
     events: Any = dynamodb_client().meta.events
     events.register_first(f"before-call.dynamodb.{operation}", fail)

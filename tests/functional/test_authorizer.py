@@ -74,6 +74,16 @@ def test_a_key_table_that_cannot_be_read_is_a_500_so_segment_retries(client: Cli
     assert deployment.delivered_anywhere() == []
 
 
+def test_a_key_table_read_that_fails_once_is_retried_within_the_authorizers_budget(
+    client: Client, deployment: Deployment
+) -> None:
+    key = deployment.create_key()
+    with dynamodb_unreachable("GetItem", times=1):
+        response = Api(client, key).post(EVENT)
+    assert response.status_code == 200
+    assert len(deployment.delivered("identify")) == 1
+
+
 def test_no_answer_echoes_the_key(client: Client, deployment: Deployment) -> None:
     key = deployment.create_key()
     disabled = deployment.create_key()
