@@ -16,8 +16,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import config
-from chalicelib.aws_failures import Failure, failure_of
-from chalicelib.deadline import Deadline, Retryable, attempt_seconds, retrying
+from chalicelib.aws_failures import retry_unless_permanent
+from chalicelib.deadline import Deadline, attempt_seconds, retrying
 from chalicelib.dynamodb import dynamodb_client
 from chalicelib.keys import KeyStore
 from chalicelib.request_log import RequestLog
@@ -64,10 +64,8 @@ def _decided(token: str | None, store: KeyStore) -> Decision:
         try:
             return decide(token, store)
         except (ClientError, BotoCoreError) as error:
-            failure, reason = failure_of(error)
-            if failure is Failure.PERMANENT:
-                raise
-            raise Retryable(reason) from error
+            retry_unless_permanent(error)
+            raise
 
     return retrying(attempt, deadline, attempt_seconds(dynamodb_client()))[0]
 

@@ -14,6 +14,8 @@ from enum import Enum
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as NotConnected
 
+from chalicelib.deadline import Retryable
+
 _TRANSIENT_CODES = frozenset(
     {
         "Throttling",
@@ -56,3 +58,14 @@ def failure_of(error: BotoCoreError | ClientError) -> tuple[Failure, str]:
     if isinstance(error, HTTPClientError):
         return Failure.UNKNOWN, reason
     return Failure.PERMANENT, reason
+
+
+def retry_unless_permanent(error: BotoCoreError | ClientError) -> None:
+    """For a call that can safely be made again: `Retryable` unless `error` is a refusal, and then return.
+
+    A read, or a write of the same record, can follow a lost answer as well as
+    a failure, so only what no retry fixes stops the retries; the caller raises it.
+    """
+    failure, reason = failure_of(error)
+    if failure is not Failure.PERMANENT:
+        raise Retryable(reason) from error

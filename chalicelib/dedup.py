@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import config
-from chalicelib.aws_failures import Failure, failure_of
+from chalicelib.aws_failures import failure_of, retry_unless_permanent
 from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying, run_concurrently
 from chalicelib.dynamodb import CONCURRENT_CALLS, dynamodb_client
 
@@ -79,8 +79,8 @@ class Claim:
     reason: str = ""
 
 
-# The second sending of one event in one request: the first stands for both.
 _NEW = Claim(ClaimState.NEW)
+# The second sending of one event in one request: the first stands for both.
 _REPEATED = Claim(ClaimState.DUPLICATE)
 _LATE = Claim(ClaimState.LATE)
 
@@ -151,7 +151,7 @@ class DedupTable:
             try:
                 answer = self._client.batch_get_item(RequestItems=pending)
             except (ClientError, BotoCoreError) as error:
-                _raise_unless_permanent(error)
+                retry_unless_permanent(error)
                 raise
             now = self._clock()
             for record in answer.get("Responses", {}).get(self._table, []):
@@ -184,11 +184,12 @@ class DedupTable:
         """Claim `keys` in one call (PutItem for one, TransactWriteItems for more), retried within the deadline.
 
         A transaction is all or nothing: when some claims are held elsewhere, it
-        is refused with the holders' records, and the others are sent again.
+        is refused with the holders' records, and the others are sent again. A
+        claim whose answer was lost is sent again too: the claim token makes a
+        second write of our own record succeed.
         """
         now = int(self._clock())
         values = {":now": {"N": str(now)}, ":token": {"S": self._token}}
-        item = {"status": {"S": IN_PROGRESS}, "expiration": {"N": str(now + self.claim_seconds)}}
         claims: dict[str, Claim] = {}
         pending = list(keys)
 
@@ -196,7 +197,7 @@ class DedupTable:
             return [
                 {
                     "TableName": self._table,
-                    "Item": {"id": {"S": key}, **item, "claimed_by": {"S": self._token}},
+                    "Item": {**_record(key, IN_PROGRESS, now + self.claim_seconds), "claimed_by": {"S": self._token}},
                     "ConditionExpression": _CLAIM_CONDITION,
                     "ExpressionAttributeValues": values,
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -214,14 +215,14 @@ class DedupTable:
             except ClientError as error:
                 held = _held_by_others(error, pending)
                 if held is None:
-                    _raise_unless_permanent(error)
+                    retry_unless_permanent(error)
                     raise
                 claims.update((key, self._held(existing)) for key, existing in held.items())
                 pending = [key for key in pending if key not in held]
                 if pending:
                     raise Retryable("TransactionCanceled") from error
             except BotoCoreError as error:
-                _raise_unless_permanent(error)
+                retry_unless_permanent(error)
                 raise
             claims.update((key, _NEW) for key in pending)
             pending = []
@@ -253,10 +254,8 @@ class DedupTable:
                 answer = self._client.batch_write_item(RequestItems={self._table: pending})
             except (ClientError, BotoCoreError) as error:
                 # Completions and deletions can be repeated safely, whatever became of the lost attempt.
-                failure, reason = failure_of(error)
-                if failure is Failure.PERMANENT:
-                    raise
-                raise Retryable(reason) from error
+                retry_unless_permanent(error)
+                raise
             pending = answer.get("UnprocessedItems", {}).get(self._table, [])
             if pending:
                 raise Retryable("UnprocessedItems")
@@ -281,17 +280,6 @@ def _held_by_others(error: ClientError, keys: list[str]) -> dict[str, Any] | Non
         for key, reason in zip(keys, reasons, strict=False)
         if reason.get("Code") == "ConditionalCheckFailed"
     }
-
-
-def _raise_unless_permanent(error: BotoCoreError | ClientError) -> None:
-    """`Retryable` for a failure a retry may not meet, a lost answer included; return for a refusal.
-
-    A claim whose answer was lost can be sent again: the claim token makes a
-    second write of our own record succeed.
-    """
-    failure, reason = failure_of(error)
-    if failure is not Failure.PERMANENT:
-        raise Retryable(reason) from error
 
 
 def _overdue_write(call: list[dict[str, Any]], started: bool) -> int:

@@ -28,8 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Request
 
 from chalicelib import config
-from chalicelib.aws_failures import Failure, failure_of
-from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying
+from chalicelib.aws_failures import failure_of, retry_unless_permanent
+from chalicelib.deadline import Deadline, OutOfTime, attempt_seconds, retrying
 from chalicelib.errors import BadRequest, NotFound, Unauthorized, Unavailable
 from chalicelib.process_cache import per_process
 from chalicelib.secret_refs import secretsmanager_client
@@ -150,10 +150,8 @@ class WebhookSecrets:
 
 def _unless_retryable(error: BotoCoreError | ClientError) -> NoReturn:
     """`Unavailable` for a refusal no retry fixes; `Retryable` for anything else (a read can be repeated)."""
-    failure, reason = failure_of(error)
-    if failure is Failure.PERMANENT:
-        raise Unavailable(f"the webhook secret could not be read ({reason}); retry later") from error
-    raise Retryable(reason) from error
+    retry_unless_permanent(error)
+    raise Unavailable(f"the webhook secret could not be read ({failure_of(error)[1]}); retry later") from error
 
 
 @per_process
