@@ -17,8 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import config
 from chalicelib.aws_failures import retry_unless_permanent
-from chalicelib.deadline import Deadline, attempt_seconds, retrying
-from chalicelib.dynamodb import dynamodb_client
+from chalicelib.deadline import Deadline, retrying
+from chalicelib.dynamodb import dynamodb_patience
 from chalicelib.keys import KeyStore
 from chalicelib.request_log import RequestLog
 
@@ -46,7 +46,7 @@ def authorize(token: str | None, method_arn: str) -> dict[str, Any]:
     """The policy for `token`, or the exception that makes the gateway answer 401/500."""
     log = RequestLog("authorizer")
     try:
-        decision = _decided(token, KeyStore(dynamodb_client(), config.api_keys_table()))
+        decision = _decided(token, config.api_keys_table())
     except Exception as error:
         log.write(outcome="error", reason=type(error).__name__)
         raise _gateway_error(500, "authorization is unavailable; retry later") from error
@@ -56,18 +56,18 @@ def authorize(token: str | None, method_arn: str) -> dict[str, Any]:
     return _policy(decision, method_arn)
 
 
-def _decided(token: str | None, store: KeyStore) -> Decision:
+def _decided(token: str | None, table_name: str) -> Decision:
     """`decide`, its key table read retried within the budget when a retry is safe (a read always is)."""
     deadline = Deadline.after(BUDGET_SECONDS)
 
-    def attempt() -> Decision:
+    def attempt(client: Any) -> Decision:
         try:
-            return decide(token, store)
+            return decide(token, KeyStore(client, table_name))
         except (ClientError, BotoCoreError) as error:
             retry_unless_permanent(error)
             raise
 
-    return retrying(attempt, deadline, attempt_seconds(dynamodb_client()))[0]
+    return retrying(attempt, deadline, dynamodb_patience())[0]
 
 
 def decide(token: str | None, store: KeyStore) -> Decision:

@@ -16,9 +16,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, wait
 from typing import Any, TypeVar
 
-# From the handler's start. The rest of Segment's 5 seconds is for API Gateway,
-# the authorizer when its cache misses, a cold start, and the answer's way back.
+from chalicelib.patience import Patience
+
+# From the handler's start: the rest of Segment's 5 seconds is for the answer's way back.
 BUDGET_SECONDS = 4.0
+# From the request's arrival at API Gateway, where the authorizer (when its cache
+# misses) and a cold start have already spent part of Segment's 5 seconds: the
+# answer leaves by this, plus the grace given to calls still running, plus the log line.
+ARRIVAL_BUDGET_SECONDS = 4.25
 # Left to Lambda, when its own timeout is nearer than the budget, to write the log line and answer.
 LAMBDA_MARGIN_SECONDS = 0.25
 MAX_ATTEMPTS = 5
@@ -55,19 +60,16 @@ class Deadline:
         return Deadline(self.at - seconds, self._clock)
 
 
-def request_deadline(lambda_context: Any) -> Deadline:
-    """The deadline of a request whose handler starts now: the budget, or Lambda's remaining time if sooner."""
+def request_deadline(lambda_context: Any, arrived_at: float | None = None) -> Deadline:
+    """The deadline of a request whose handler starts now: the soonest of the budget from now, the budget
+    from its arrival (epoch seconds, when API Gateway says), and Lambda's remaining time."""
     seconds = BUDGET_SECONDS
+    if arrived_at is not None:
+        seconds = min(seconds, arrived_at + ARRIVAL_BUDGET_SECONDS - time.time())
     remaining_ms = getattr(lambda_context, "get_remaining_time_in_millis", None)
     if callable(remaining_ms):
         seconds = min(seconds, remaining_ms() / 1000 - LAMBDA_MARGIN_SECONDS)
     return Deadline.after(max(seconds, 0.0))
-
-
-def attempt_seconds(client: Any) -> float:
-    """The longest one call of a botocore `client` can take: its connect and read timeouts."""
-    timeouts = client.meta.config
-    return float(timeouts.connect_timeout) + float(timeouts.read_timeout)
 
 
 def run_concurrently(
@@ -111,29 +113,43 @@ class OutOfTime(Exception):
 
 
 def retrying(
-    attempt: Callable[[], T],
+    attempt: Callable[[Any], T],
     deadline: Deadline,
-    attempt_seconds: float,
+    patience: Patience,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[T, int]:
-    """`attempt`'s result and the attempts it took, retrying `Retryable` failures with jittered backoff.
+    """`attempt(client)`'s result and the attempts it took, retrying `Retryable` failures with jittered backoff.
 
-    `attempt_seconds` is the longest one attempt can take (its socket
-    timeouts): no attempt starts unless that much time is left. Any other
-    exception is `attempt`'s own and passes through.
+    Each attempt gets the client of the level `patience` waits at now, or of
+    the highest level below it whose socket timeouts still fit before the
+    deadline: no attempt starts that could end after it. A timeout raises the
+    level for the next attempt. Any exception other than `Retryable` is
+    `attempt`'s own and passes through.
     """
     backoff = FIRST_BACKOFF_SECONDS
     reason = "no time was left to try"
     attempts = 0
-    while deadline.allows(attempt_seconds):
+    while (level := _fitting(patience, deadline)) is not None:
         attempts += 1
         try:
-            return attempt(), attempts
+            return attempt(patience.client(level)), attempts
         except Retryable as failure:
+            patience.note(failure, level)
             reason = failure.reason
+        except BaseException as error:
+            patience.note(error, level)
+            raise
         pause = random.uniform(backoff / 2, backoff)  # noqa: S311 (jitter, not a secret)
-        if attempts == MAX_ATTEMPTS or not deadline.allows(pause + attempt_seconds):
+        if attempts == MAX_ATTEMPTS or _fitting(patience, deadline, pause) is None:
             break
         sleep(pause)
         backoff *= 2
     raise OutOfTime(reason, attempts)
+
+
+def _fitting(patience: Patience, deadline: Deadline, after: float = 0.0) -> int | None:
+    """The level to attempt at, `after` seconds from now: the patience level, or the highest below it that fits."""
+    for level in range(patience.level(), -1, -1):
+        if deadline.allows(after + patience.attempt_seconds[level]):
+            return level
+    return None

@@ -1,26 +1,36 @@
-"""Effectively-once publishing: each (account, messageId) is published at most once.
+"""Effectively-once publishing: each (account, messageId) is published at most once, for one write per event.
 
 Segment delivers at least once and retries for up to 4 hours, so a delivery
 that timed out arrives again; published twice, it would send a second welcome
-email. With `DEDUP_TABLE` set, every event is claimed in that DynamoDB table
-(docs/contract.md §6) before it is published:
+email. With `DEDUP_TABLE` set, events are claimed in that DynamoDB table
+(docs/contract.md §6) before they are published, a round of up to a hundred
+at a time, and each round is settled by one receipt:
 
-1. claim: a conditional write of an `in_progress` record that expires after
-   the claim window (`DEDUP_CLAIM_SECONDS`), refused if the (account,
-   messageId) already has a live record;
+1. claim: one conditional write per event of a record naming the round that
+   holds it (`claimed_by`), the event's place in that round (`at`), and until
+   when the claim holds other deliveries off (`until`, the claim window,
+   `DEDUP_CLAIM_SECONDS`). It is refused if the (account, messageId) has a
+   live record, and the refusal returns that record. A record lives
+   `RETENTION_SECONDS`, longer than Segment's retries: once its round is
+   settled, it is what recognizes a redelivery.
 2. publish;
-3. settle: a published event's record becomes `completed` and lives for
-   `RETENTION_SECONDS`, longer than Segment's retry horizon; an event SNS
-   did not take is released, so that Segment's retry is not mistaken for a
-   duplicate; an event whose publish has an unknown outcome keeps its claim.
+3. settle: the round's receipt, `round/<token>`, names the places of the
+   events SNS took (`published`) and of those whose publish has an unknown
+   outcome (`unknown`). Every other event of the round was not published, and
+   may be claimed again at once. One small write settles a hundred events.
 
-A delivery that finds `completed` is a duplicate (answered 200, not
-published); one that finds `in_progress` is answered 503 with the claim's time
-left: another request is publishing the event, or may have published it
-without hearing back. When the claim expires, the event is published again:
-at most once per unknown outcome, plus once. Records expire by their
-`expiration` attribute, also DynamoDB's TTL attribute, which deletes them in
-time; until it does, an expired record counts as absent.
+A delivery whose claim is refused judges the record it found by the holder's
+receipt: published there, the event is a duplicate (200); not published, it
+is claimed again at once; unknown, or no receipt yet, it is held (503 with the
+claim's time left) until the claim window ends, then claimed again. So an
+event is published at most once per unknown outcome or unwritten receipt, plus
+once. Nothing is ever taken for published without a receipt that says so.
+
+Records expire by their `expiration` attribute, also DynamoDB's TTL attribute,
+which deletes them in time (for free); until it does, an expired record counts
+as absent. A batch Segment sends again reads its records back (eventually
+consistent reads, a hundred a call) once its first round finds events already
+claimed, and claims only what is left: each retry gets further.
 """
 
 import contextlib
@@ -29,9 +39,9 @@ import math
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -40,24 +50,24 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import config
 from chalicelib.aws_failures import failure_of, retry_unless_permanent
-from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying, run_concurrently
-from chalicelib.dynamodb import CONCURRENT_CALLS, dynamodb_client
+from chalicelib.deadline import Deadline, OutOfTime, Retryable, retrying, run_concurrently
+from chalicelib.dynamodb import CONCURRENT_CALLS, dynamodb_patience
+from chalicelib.patience import Patience
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 # Longer than Segment's 4 hours of retries, with a day to spare for replays.
 RETENTION_SECONDS = 48 * 3600
-IN_PROGRESS = "in_progress"
-COMPLETED = "completed"
-# BatchWriteItem's and BatchGetItem's limits.
-_WRITES_PER_CALL = 25
+# The most events claimed before they are published: what one receipt settles.
+ROUND_SIZE = 100
+# BatchGetItem's limit.
 _READS_PER_CALL = 100
-# TransactWriteItems' limit, and so the most events claimed at once. Claimed one
-# PutItem each, the claims of a large batch alone would take the CPU of a small
-# Lambda function past the deadline, and its retries would never get further.
-CLAIMS_PER_CALL = 100
 _CLAIM_CONDITION = "attribute_not_exists(id) OR expiration < :now OR claimed_by = :token"
+_TAKE_OVER_CONDITION = f"{_CLAIM_CONDITION} OR claimed_by = :previous"
+# Records written before rounds had receipts say what they are; they expire within RETENTION_SECONDS.
+_STATUS_COMPLETED = "completed"
+_STATUS_IN_PROGRESS = "in_progress"
 
 
 class ClaimState(Enum):
@@ -66,227 +76,309 @@ class ClaimState(Enum):
     NEW = "new"  # claimed: this request publishes the event
     DUPLICATE = "duplicate"  # published already: acknowledge without publishing
     IN_PROGRESS = "in_progress"  # another delivery holds the claim
+    CLAIMABLE = "claimable"  # held by a round that did not publish it, or whose window is over: claim it again
     UNREACHABLE = "unreachable"  # the table failed on every attempt, or refused: do not publish
     LATE = "late"  # no attempt could end before the deadline: do not publish
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim's state; `seconds_left` on a claim held by another delivery, `reason` on an unreachable table."""
+    """A claim's state; `seconds_left` on one held elsewhere, `reason` on an unreachable table, `holder` on a
+    claimable one (the round whose claim is taken over)."""
 
     state: ClaimState
     seconds_left: int = 0
     reason: str = ""
+    holder: str = ""
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round's claims by position, its token, and the place in its receipt of each event it claimed."""
+
+    token: str
+    claims: list[Claim]
+    places: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A settled round: the places of the events it published, and of those whose outcome is unknown."""
+
+    published: frozenset[int]
+    unknown: frozenset[int]
 
 
 _NEW = Claim(ClaimState.NEW)
 # The second sending of one event in one request: the first stands for both.
 _REPEATED = Claim(ClaimState.DUPLICATE)
 _LATE = Claim(ClaimState.LATE)
+_DUPLICATE = Claim(ClaimState.DUPLICATE)
 
 
 class DedupTable:
-    """The `DEDUP_TABLE`: one record per (account, messageId) claimed, published or being published.
+    """The `DEDUP_TABLE`: one record per (account, messageId) claimed, and one receipt per settled round.
 
-    Each instance serves one request: its claims carry a token of their own,
-    so that a claim retried after a lost answer recognizes the record its
-    first attempt wrote instead of taking it for another delivery's.
+    Each instance serves one request: its rounds' tokens are its own, so that
+    a claim retried after a lost answer recognizes the record its first
+    attempt wrote instead of taking it for another delivery's.
     """
 
-    claims_per_call = CLAIMS_PER_CALL
+    round_size = ROUND_SIZE
 
     def __init__(
         self,
-        client: "DynamoDBClient",
+        patience: Patience,
         table_name: str,
         claim_seconds: int,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._client = client
+        self._patience = patience
         self._table = table_name
         self.claim_seconds = claim_seconds
         self._clock = clock
         self._sleep = sleep
-        self._token = uuid.uuid4().hex
+        self._request = uuid.uuid4().hex
+        self._rounds = 0
         self._claimed: set[str] = set()
-        # Time kept for settling the claims: one attempt.
-        self.settle_seconds = attempt_seconds(client)
+
+    def settle_seconds(self) -> float:
+        """The time kept for settling: one attempt, at the patience DynamoDB needs now."""
+        return self._patience.attempt_seconds[self._patience.level()]
 
     def key(self, account_id: str, message_id: str) -> str:
         """The record an event is claimed by."""
         return record_key(account_id, message_id)
 
-    def claim(self, keys: Sequence[str], deadline: Deadline) -> list[Claim]:
-        """Up to `CLAIMS_PER_CALL` keys' claims, by position, in one call; those not made in time are unreachable.
+    def claim(self, keys: Sequence[str], deadline: Deadline, holders: Mapping[str, str]) -> Round:
+        """Claim a round of `keys`, one conditional write each, concurrently; their claims by position.
 
-        A key this request has claimed before, in this call or an earlier one,
-        is a duplicate: one event sent twice in a batch is published once.
+        `holders` names, for keys read back as claimable, the round whose claim
+        is taken over. A claim refused because of a claimable record is taken
+        over at once. A key this request has claimed before, in this round or
+        an earlier one, is a duplicate: one event sent twice in a batch is
+        published once.
         """
         fresh = [key for key in dict.fromkeys(keys) if key not in self._claimed]
         self._claimed.update(fresh)
-        first = self._claim(fresh, deadline) if fresh else {}
-        return [first.pop(key, _REPEATED) for key in keys]
+        token = f"{self._request}.{self._rounds}"
+        self._rounds += 1
+        places = {key: place for place, key in enumerate(fresh)}
+        claims = self._claim_all(fresh, token, places, holders, deadline=deadline)
+        refused = {key: claim.holder for key, claim in claims.items() if claim.state is ClaimState.CLAIMABLE}
+        if refused:
+            claims.update(self._claim_all(list(refused), token, places, refused, deadline=deadline, taking_over=True))
+        return Round(token, [claims.pop(key, _REPEATED) for key in keys], places)
 
     def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
-        """The claims already recorded for `keys`: published, or held by another delivery; read a hundred at a time.
+        """What the table already holds for `keys`, judged: duplicates, claims held elsewhere, claimable ones.
 
-        Claiming an event that is already published costs as much as claiming
-        a new one, so a batch Segment sends again after a partial 503 reads
-        first, and claims only what is left: each retry gets further. Keys the
-        table could not tell about in time are left out, to be claimed.
+        Claiming an event that is already published costs a write, and as much
+        time as claiming a new one, so a batch Segment sends again reads first
+        (eventually consistent: a record missed here is refused by its claim)
+        and claims only what is left. Keys the table could not tell about in
+        time are left out, to be claimed.
         """
         unique = list(dict.fromkeys(keys))
         calls = [unique[start : start + _READS_PER_CALL] for start in range(0, len(unique), _READS_PER_CALL)]
         found = run_concurrently(lambda call: self._read(call, deadline), calls, deadline, _pool(), _overdue_read)
-        return {key: claim for claims in found for key, claim in claims.items()}
+        records = {key: record for records in found for key, record in records.items()}
+        receipts = self._receipts(records.values(), deadline)
+        if receipts is None:
+            return {}
+        return {key: self._judge(record, receipts) for key, record in records.items()}
 
-    def _read(self, keys: list[str], deadline: Deadline) -> dict[str, Claim]:
-        """One BatchGetItem call's worth of records, its unprocessed keys asked again; live records only."""
-        pending: Any = {self._table: {"Keys": [{"id": {"S": key}} for key in keys], "ConsistentRead": True}}
-        found: dict[str, Claim] = {}
+    def settle(self, round_: Round, published: Collection[str], unknown: Collection[str], deadline: Deadline) -> int:
+        """Write the round's receipt; the published events it leaves unrecorded if it cannot be written.
 
-        def read() -> None:
+        An unrecorded round's claims hold redeliveries off until the claim
+        window ends, and are then claimed again: a published event then counts,
+        like an unknown outcome, as perhaps published.
+        """
+        if not round_.places:
+            return 0
+        item: dict[str, Any] = {
+            "id": {"S": receipt_key(round_.token)},
+            "expiration": {"N": str(int(self._clock()) + RETENTION_SECONDS)},
+        }
+        for name, keys in (("published", published), ("unknown", unknown)):
+            if keys:
+                item[name] = {"NS": [str(round_.places[key]) for key in keys]}
+
+        def write(client: "DynamoDBClient") -> None:
+            try:
+                client.put_item(TableName=self._table, Item=item)
+            except (ClientError, BotoCoreError) as error:
+                # A receipt can be written again, whatever became of a lost attempt.
+                retry_unless_permanent(error)
+                raise
+
+        try:
+            retrying(write, deadline, self._patience, self._sleep)
+        except (OutOfTime, ClientError, BotoCoreError):
+            return len(published)
+        return 0
+
+    def _claim_all(
+        self,
+        keys: list[str],
+        token: str,
+        places: Mapping[str, int],
+        holders: Mapping[str, str],
+        *,
+        deadline: Deadline,
+        taking_over: bool = False,
+    ) -> dict[str, Claim]:
+        """Each key's claim, concurrently; records that refused them judged by their holders' receipts."""
+
+        def claim(key: str) -> Claim | dict[str, Any]:
+            return self._claim_one(key, token, places[key], holders.get(key), deadline)
+
+        answers = dict(zip(keys, run_concurrently(claim, keys, deadline, _pool(), _overdue_claim), strict=True))
+        records = {key: answer for key, answer in answers.items() if isinstance(answer, dict)}
+        # A take-over refused again lost the race to another delivery: it holds the event now.
+        receipts = {} if taking_over else self._receipts(records.values(), deadline)
+        claims = {key: answer for key, answer in answers.items() if isinstance(answer, Claim)}
+        for key, record in records.items():
+            judged = _UNREACHABLE_RECEIPT if receipts is None else self._judge(record, receipts)
+            if taking_over and judged.state is ClaimState.CLAIMABLE:
+                judged = Claim(ClaimState.IN_PROGRESS, seconds_left=1)
+            claims[key] = judged
+        return claims
+
+    def _claim_one(
+        self, key: str, token: str, place: int, previous: str | None, deadline: Deadline
+    ) -> Claim | dict[str, Any]:
+        """One event's conditional claim, retried within the deadline: NEW, or the record that refused it."""
+        now = int(self._clock())
+        item = {
+            "id": {"S": key},
+            "claimed_by": {"S": token},
+            "at": {"N": str(place)},
+            "until": {"N": str(now + self.claim_seconds)},
+            "expiration": {"N": str(now + RETENTION_SECONDS)},
+        }
+        values = {":now": {"N": str(now)}, ":token": {"S": token}}
+        if previous is not None:
+            values[":previous"] = {"S": previous}
+        condition = _CLAIM_CONDITION if previous is None else _TAKE_OVER_CONDITION
+
+        def write(client: "DynamoDBClient") -> Claim | dict[str, Any]:
+            try:
+                client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    found: dict[str, Any] = error.response.get("Item", {})  # type: ignore[assignment]
+                    return found
+                retry_unless_permanent(error)
+                raise
+            except BotoCoreError as error:
+                # A claim whose answer was lost is sent again: its token makes a second write of it succeed.
+                retry_unless_permanent(error)
+                raise
+            return _NEW
+
+        try:
+            return retrying(write, deadline, self._patience, self._sleep)[0]
+        except OutOfTime as out_of_time:
+            return Claim(ClaimState.UNREACHABLE, reason=out_of_time.reason) if out_of_time.attempts else _LATE
+        except (ClientError, BotoCoreError) as error:
+            return Claim(ClaimState.UNREACHABLE, reason=failure_of(error)[1])
+
+    def _judge(self, record: dict[str, Any], receipts: Mapping[str, Receipt]) -> Claim:
+        """What a record found for an event means for this delivery, by its round's receipt."""
+        status = record.get("status", {}).get("S")
+        if status == _STATUS_COMPLETED:
+            return _DUPLICATE
+        if status == _STATUS_IN_PROGRESS:
+            return self._held_until(float(record.get("expiration", {}).get("N", "0")))
+        holder = record.get("claimed_by", {}).get("S", "")
+        place = int(record.get("at", {}).get("N", "-1"))
+        receipt = receipts.get(holder)
+        if receipt is not None and place in receipt.published:
+            return _DUPLICATE
+        until = float(record.get("until", {}).get("N", "0"))
+        if receipt is not None and place not in receipt.unknown:
+            return Claim(ClaimState.CLAIMABLE, holder=holder)
+        if until > self._clock():
+            return self._held_until(until)
+        return Claim(ClaimState.CLAIMABLE, holder=holder)
+
+    def _held_until(self, until: float) -> Claim:
+        return Claim(ClaimState.IN_PROGRESS, seconds_left=max(1, math.ceil(until - self._clock())))
+
+    def _read(self, keys: list[str], deadline: Deadline) -> dict[str, dict[str, Any]]:
+        """One BatchGetItem call's worth of live records, eventually consistent, its unprocessed keys asked again."""
+        found = self._get(keys, deadline, consistent=False)
+        now = self._clock()
+        return {
+            key: record
+            for key, record in (found or {}).items()
+            if float(record.get("expiration", {}).get("N", "0")) >= now
+        }
+
+    def _receipts(self, records: Collection[dict[str, Any]], deadline: Deadline) -> dict[str, Receipt] | None:
+        """The receipts of the rounds holding `records`, read strongly consistent; None if they cannot be read."""
+        holders = list(dict.fromkeys(record["claimed_by"]["S"] for record in records if "claimed_by" in record))
+        if not holders:
+            return {}
+        by_key = {receipt_key(holder): holder for holder in holders}
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(holders), _READS_PER_CALL):
+            got = self._get(list(by_key)[start : start + _READS_PER_CALL], deadline, consistent=True)
+            if got is None:
+                return None
+            found.update(got)
+        return {
+            by_key[key]: Receipt(_places(record, "published"), _places(record, "unknown"))
+            for key, record in found.items()
+        }
+
+    def _get(self, keys: list[str], deadline: Deadline, consistent: bool) -> dict[str, dict[str, Any]] | None:
+        """The items of `keys` (one BatchGetItem's worth), unprocessed keys asked again; None if not in time."""
+        pending: Any = {self._table: {"Keys": [{"id": {"S": key}} for key in keys], "ConsistentRead": consistent}}
+        found: dict[str, dict[str, Any]] = {}
+
+        def read(client: "DynamoDBClient") -> None:
             nonlocal pending
             try:
-                answer = self._client.batch_get_item(RequestItems=pending)
+                answer = client.batch_get_item(RequestItems=pending)
             except (ClientError, BotoCoreError) as error:
                 retry_unless_permanent(error)
                 raise
-            now = self._clock()
             for record in answer.get("Responses", {}).get(self._table, []):
-                if float(record.get("expiration", {}).get("N", "0")) >= now:
-                    found[record["id"]["S"]] = self._held(record)
+                found[record["id"]["S"]] = record
             pending = answer.get("UnprocessedKeys")
             if pending:
                 raise Retryable("UnprocessedKeys")
 
-        # What could not be read in time is claimed instead, which tells the same.
         with contextlib.suppress(OutOfTime, ClientError, BotoCoreError):
-            retrying(read, deadline, self.settle_seconds, self._sleep)
-        return found
-
-    def settle(self, completed: Sequence[str], released: Sequence[str], deadline: Deadline) -> int:
-        """Complete the published events' claims and release the unpublished ones; how many were not written.
-
-        Best effort: an unwritten completion stays `in_progress` until the
-        claim window ends, and then counts, like an unknown outcome, as
-        perhaps published; an unwritten release only delays a retry.
-        """
-        expiration = int(self._clock()) + RETENTION_SECONDS
-        writes = [{"PutRequest": {"Item": _record(key, COMPLETED, expiration)}} for key in completed]
-        writes += [{"DeleteRequest": {"Key": {"id": {"S": key}}}} for key in released]
-        calls = [writes[start : start + _WRITES_PER_CALL] for start in range(0, len(writes), _WRITES_PER_CALL)]
-        unwritten = run_concurrently(lambda call: self._write(call, deadline), calls, deadline, _pool(), _overdue_write)
-        return sum(unwritten)
-
-    def _claim(self, keys: list[str], deadline: Deadline) -> dict[str, Claim]:
-        """Claim `keys` in one call (PutItem for one, TransactWriteItems for more), retried within the deadline.
-
-        A transaction is all or nothing: when some claims are held elsewhere, it
-        is refused with the holders' records, and the others are sent again. A
-        claim whose answer was lost is sent again too: the claim token makes a
-        second write of our own record succeed.
-        """
-        now = int(self._clock())
-        values = {":now": {"N": str(now)}, ":token": {"S": self._token}}
-        claims: dict[str, Claim] = {}
-        pending = list(keys)
-
-        def puts() -> list[Any]:
-            return [
-                {
-                    "TableName": self._table,
-                    "Item": {**_record(key, IN_PROGRESS, now + self.claim_seconds), "claimed_by": {"S": self._token}},
-                    "ConditionExpression": _CLAIM_CONDITION,
-                    "ExpressionAttributeValues": values,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-                for key in pending
-            ]
-
-        def write() -> None:
-            nonlocal pending
-            try:
-                if len(pending) == 1:
-                    self._client.put_item(**puts()[0])
-                else:
-                    self._client.transact_write_items(TransactItems=[{"Put": put} for put in puts()])
-            except ClientError as error:
-                held = _held_by_others(error, pending)
-                if held is None:
-                    retry_unless_permanent(error)
-                    raise
-                claims.update((key, self._held(existing)) for key, existing in held.items())
-                pending = [key for key in pending if key not in held]
-                if pending:
-                    raise Retryable("TransactionCanceled") from error
-            except BotoCoreError as error:
-                retry_unless_permanent(error)
-                raise
-            claims.update((key, _NEW) for key in pending)
-            pending = []
-
-        try:
-            retrying(write, deadline, self.settle_seconds, self._sleep)
-        except OutOfTime as out_of_time:
-            late = Claim(ClaimState.UNREACHABLE, reason=out_of_time.reason) if out_of_time.attempts else _LATE
-            claims.update((key, late) for key in pending)
-        except (ClientError, BotoCoreError) as error:
-            reason = failure_of(error)[1]
-            claims.update((key, Claim(ClaimState.UNREACHABLE, reason=reason)) for key in pending)
-        return claims
-
-    def _held(self, existing: Any) -> Claim:
-        """The claim another delivery holds, as the refused write returned it."""
-        if existing.get("status", {}).get("S") == COMPLETED:
-            return Claim(ClaimState.DUPLICATE)
-        expiration = float(existing.get("expiration", {}).get("N", "0"))
-        return Claim(ClaimState.IN_PROGRESS, seconds_left=max(1, math.ceil(expiration - self._clock())))
-
-    def _write(self, requests: list[dict[str, Any]], deadline: Deadline) -> int:
-        """One BatchWriteItem call's worth of writes, its unprocessed items sent again; how many were left."""
-        pending: list[Any] = requests
-
-        def write() -> None:
-            nonlocal pending
-            try:
-                answer = self._client.batch_write_item(RequestItems={self._table: pending})
-            except (ClientError, BotoCoreError) as error:
-                # Completions and deletions can be repeated safely, whatever became of the lost attempt.
-                retry_unless_permanent(error)
-                raise
-            pending = answer.get("UnprocessedItems", {}).get(self._table, [])
-            if pending:
-                raise Retryable("UnprocessedItems")
-
-        try:
-            retrying(write, deadline, self.settle_seconds, self._sleep)
-        except (OutOfTime, ClientError, BotoCoreError):
-            return len(pending)
-        return 0
-
-
-def _held_by_others(error: ClientError, keys: list[str]) -> dict[str, Any] | None:
-    """The records of the claims another delivery holds, from a refused claim; None for any other error."""
-    code = error.response.get("Error", {}).get("Code")
-    if code == "ConditionalCheckFailedException":
-        return {keys[0]: error.response.get("Item", {})}
-    if code != "TransactionCanceledException":
+            retrying(read, deadline, self._patience, self._sleep)
+            return found
         return None
-    reasons: Any = error.response.get("CancellationReasons", [])
-    return {
-        key: reason.get("Item", {})
-        for key, reason in zip(keys, reasons, strict=False)
-        if reason.get("Code") == "ConditionalCheckFailed"
-    }
 
 
-def _overdue_write(call: list[dict[str, Any]], started: bool) -> int:
-    return len(call)
+def _places(record: dict[str, Any], name: str) -> frozenset[int]:
+    return frozenset(int(place) for place in record.get(name, {}).get("NS", []))
 
 
-def _overdue_read(call: list[str], started: bool) -> dict[str, Claim]:
+# A record found, whose round's receipt could not be read: neither published nor claimable, as far as we know.
+_UNREACHABLE_RECEIPT = Claim(ClaimState.UNREACHABLE, reason="the receipt of another delivery could not be read")
+
+
+def _overdue_claim(key: str, started: bool) -> Claim:
+    """A claim not answered by the deadline: not published here; its round's receipt releases it if written."""
+    return Claim(ClaimState.UNREACHABLE, reason="no answer by the deadline") if started else _LATE
+
+
+def _overdue_read(call: list[str], started: bool) -> dict[str, dict[str, Any]]:
     return {}
 
 
@@ -294,9 +386,11 @@ class AtLeastOnce:
     """No dedup table: every delivery is published, a redelivery too."""
 
     # Nothing to claim, so nothing to do a hundred at a time: a batch is published in one round.
-    claims_per_call = sys.maxsize
-    settle_seconds = 0.0
+    round_size = sys.maxsize
     claim_seconds = 0  # nothing holds a redelivery off
+
+    def settle_seconds(self) -> float:
+        return 0.0
 
     def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
         return {}
@@ -305,11 +399,11 @@ class AtLeastOnce:
         """Nothing is recorded: any key that tells events apart will do."""
         return message_id
 
-    def claim(self, keys: Sequence[str], deadline: Deadline) -> list[Claim]:
-        return [_NEW] * len(keys)
+    def claim(self, keys: Sequence[str], deadline: Deadline, holders: Mapping[str, str]) -> Round:
+        return Round("", [_NEW] * len(keys))
 
-    def settle(self, completed: Sequence[str], released: Sequence[str], deadline: Deadline) -> int:
-        """Nothing was claimed, so nothing is left to write."""
+    def settle(self, round_: Round, published: Collection[str], unknown: Collection[str], deadline: Deadline) -> int:
+        """Nothing was claimed, so nothing is left to record."""
         return 0
 
 
@@ -319,8 +413,9 @@ def record_key(account_id: str, message_id: str) -> str:
     return f"{account_id}/{digest}"
 
 
-def _record(key: str, status: str, expiration: int) -> dict[str, Any]:
-    return {"id": {"S": key}, "status": {"S": status}, "expiration": {"N": str(expiration)}}
+def receipt_key(token: str) -> str:
+    """The id of a round's receipt."""
+    return f"round/{token}"
 
 
 def deduplication() -> DedupTable | AtLeastOnce:
@@ -328,10 +423,10 @@ def deduplication() -> DedupTable | AtLeastOnce:
     table_name = config.dedup_table()
     if table_name is None:
         return AtLeastOnce()
-    return DedupTable(dynamodb_client(), table_name, config.dedup_claim_seconds())
+    return DedupTable(dynamodb_patience(), table_name, config.dedup_claim_seconds())
 
 
 @cache
 def _pool() -> ThreadPoolExecutor:
-    """Threads for a batch's concurrent claims and writes, kept for the life of the process."""
+    """Threads for a batch's concurrent claims and reads, kept for the life of the process."""
     return ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="dedup")

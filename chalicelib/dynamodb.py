@@ -1,10 +1,12 @@
-"""The process's DynamoDB client: the API-key table and the deduplication table.
+"""The process's DynamoDB clients: the API-key table and the deduplication table.
 
 Every read and write here sits in front of an answer Segment waits about 5
 seconds for, so one attempt is bounded by short socket timeouts and botocore
 retries nothing: callers retry within their request's deadline
 (`chalicelib.deadline`), which botocore's defaults (60 s per socket, several
-retries) would outlast many times over.
+retries) would outlast many times over. The timeouts grow while DynamoDB is
+slower than them (`chalicelib.patience`): one client per read timeout, each
+built the first time it is needed.
 """
 
 from typing import TYPE_CHECKING
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from chalicelib.patience import Patience
 from chalicelib.process_cache import per_process
 
 if TYPE_CHECKING:
@@ -22,17 +25,35 @@ CONCURRENT_CALLS = 16
 # A connection in the region takes milliseconds, and DynamoDB answers a write in a few more.
 CONNECT_TIMEOUT_SECONDS = 0.25
 READ_TIMEOUT_SECONDS = 0.5
+# Waited for in turn while DynamoDB is slower than the one before; each attempt still fits a request.
+READ_TIMEOUTS_SECONDS = (READ_TIMEOUT_SECONDS, 1.0, 2.0)
+
+
+def dynamodb_client(level: int = 0) -> "DynamoDBClient":
+    """The client of a patience level: the first one, with the shortest timeouts, unless said."""
+    return _dynamodb_client(level)
 
 
 @per_process
-def dynamodb_client() -> "DynamoDBClient":
-    """One client per process, reused across invocations; one attempt per call, at most 0.75 s."""
+def _dynamodb_client(level: int) -> "DynamoDBClient":
+    """The client of a patience level, one per process, reused across invocations; one attempt per call."""
     return boto3.client(
         "dynamodb",
         config=Config(
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUTS_SECONDS[level],
             retries={"total_max_attempts": 1},
             max_pool_connections=CONCURRENT_CALLS,
         ),
     )
+
+
+@per_process
+def dynamodb_patience() -> Patience:
+    """How long this process waits for DynamoDB now."""
+    return Patience(_dynamodb_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS])
+
+
+def dynamodb_clients() -> "list[DynamoDBClient]":
+    """Every level's client, built now: for whatever must see all of this process's DynamoDB calls."""
+    return [dynamodb_client(level) for level in range(len(READ_TIMEOUTS_SECONDS))]

@@ -18,7 +18,7 @@ from chalicelib.deadline import Deadline, request_deadline
 from chalicelib.errors import BadRequest, IngestError, PayloadTooLarge
 from chalicelib.field_names import canonical_fields, sent_value
 from chalicelib.messages import Message, build_message, received_now, topic_for
-from chalicelib.outcomes import publish_once
+from chalicelib.outcomes import Outcomes, publish_once
 from chalicelib.request_log import RequestLog
 from chalicelib.responses import answer, answered, error_answer
 from chalicelib.schemas import load_event
@@ -78,7 +78,7 @@ def _who_am_i(request: Request, log: RequestLog) -> Response:
 
 def _answered(request: Request, work: Work) -> Response:
     """Run `work` under the request's one deadline, starting now; answer and log whatever happens."""
-    deadline = request_deadline(request.lambda_context)
+    deadline = request_deadline(request.lambda_context, request_parts.arrived_at(request))
     log = RequestLog("request", request_id=request_parts.request_id(request), route=request.path)
 
     def timed() -> Response:
@@ -99,8 +99,8 @@ def _publish_event(
     delivery = Delivery(account_id, received_at, request_parts.settings(request), implied_type)
     message = message_for(body, delivery)
     log.note(type=message.event_type, message_id=message.message_id, message_bytes=message.size)
-    _publish_once([message], account_id, log, deadline)
-    return answer(200, {"messageId": message.message_id})
+    outcomes = _publish_once([message], account_id, log, deadline)
+    return answer(200, {"messageId": message.message_id, **_unrecorded(outcomes)})
 
 
 def _publish_batch(request: Request, log: RequestLog, deadline: Deadline) -> Response:
@@ -111,8 +111,8 @@ def _publish_batch(request: Request, log: RequestLog, deadline: Deadline) -> Res
     delivery = Delivery(account_id, received_at, request_parts.settings(request), batch_fields=batch.shared)
     messages, rejected = _messages(batch.events, delivery)
     log.note(events=len(batch.events), invalid_events=len(rejected), message_bytes=sum(m.size for m in messages))
-    _publish_once(messages, account_id, log, deadline)
-    return answer(200, {"accepted": len(messages), "rejected": rejected})
+    outcomes = _publish_once(messages, account_id, log, deadline)
+    return answer(200, {"accepted": len(messages), "rejected": rejected, **_unrecorded(outcomes)})
 
 
 def _messages(events: list[Any], delivery: Delivery) -> tuple[list[Message], list[dict[str, Any]]]:
@@ -140,13 +140,19 @@ def _messages(events: list[Any], delivery: Delivery) -> tuple[list[Message], lis
     return messages, rejected
 
 
-def _publish_once(messages: list[Message], account_id: str, log: RequestLog, deadline: Deadline) -> None:
+def _publish_once(messages: list[Message], account_id: str, log: RequestLog, deadline: Deadline) -> Outcomes:
     """Publish each event at most once by the deadline; raise, saying how many were published, unless all were."""
     outcomes = publish_once(messages, account_id, deadline)
     log.note(**outcomes.log_fields())
     error = outcomes.error()
     if error is not None:
         raise error
+    return outcomes
+
+
+def _unrecorded(outcomes: Outcomes) -> dict[str, int]:
+    """What a 200 adds when some published events could not be recorded: a redelivery may publish them again."""
+    return {"unrecorded": outcomes.unrecorded} if outcomes.unrecorded else {}
 
 
 def _rejection(index: int, raw_event: Any, error: IngestError) -> dict[str, Any]:

@@ -5,9 +5,9 @@ batch of one, which for each round of up to a hundred events:
 
 1. claims them in the dedup table (without one, every claim is granted);
 2. publishes the newly claimed ones;
-3. settles: completes the claims of what SNS took, releases those of what
-   it did not take, and keeps those whose outcome is unknown, so that a
-   redelivery waits for the claim window instead of publishing again.
+3. settles: one receipt names what SNS took and what has an unknown
+   outcome, so that a redelivery is acknowledged for the first, claims again
+   what SNS did not take, and waits for the claim window on the second.
 
 Each event ends with one `Outcome`, kept by messageId, and the answer and the
 log line are built from those outcomes alone.
@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.deadline import GRACE_SECONDS, Deadline
-from chalicelib.dedup import AtLeastOnce, ClaimState, DedupTable, deduplication
+from chalicelib.dedup import AtLeastOnce, ClaimState, DedupTable, Round, deduplication
 from chalicelib.errors import (
     RETRY_AFTER_SECONDS,
     DeadlineReached,
@@ -65,6 +65,8 @@ _SAID = {
     Outcome.HELD_BACK: "held back behind an earlier message of their FIFO topic",
     Outcome.LATE: "not published: no time was left before Segment's timeout",
 }
+# What an answer says of published events whose receipt could not be written.
+UNRECORDED_SAID = "published but not recorded: sent again after the claim window, they may be published again"
 # The 503 of a request whose most pressing undone outcome is this (a refusal is a 500).
 _UNAVAILABLE: dict[Outcome, type[Unavailable]] = {
     Outcome.UNCLAIMED: DedupUnavailable,
@@ -88,8 +90,8 @@ _FROM_SENDING = {
     Sent.HELD_BACK: Outcome.HELD_BACK,
     Sent.LATE: Outcome.LATE,
 }
-# Outcomes whose claim is released: the event was not published, and a retry may publish it.
-_RELEASED = (Outcome.REFUSED, Outcome.UNSENT, Outcome.HELD_BACK, Outcome.LATE)
+# Claims refused because another delivery recorded the event: a sign the batch is being sent again.
+_FOUND = frozenset({ClaimState.DUPLICATE, ClaimState.IN_PROGRESS})
 
 
 @dataclass
@@ -106,7 +108,9 @@ class Outcomes:
     published: int = 0
     attempts: int = 0
     publish_seconds: float = 0.0
-    unsettled: int = 0
+    # Published events whose round's receipt could not be written: sent again
+    # after the claim window, they may be published again.
+    unrecorded: int = 0
 
     def record(self, message_id: str, outcome: Outcome, reason: str = "", held_for: int = 0) -> None:
         known = self.by_message_id.get(message_id)
@@ -126,8 +130,8 @@ class Outcomes:
         if self.published:
             # The PublishLatency metric: the time until SNS acknowledged what it did.
             fields["publish_ms"] = round(self.publish_seconds * 1000, 3)
-        if self.unsettled:
-            fields["claims_unsettled"] = self.unsettled
+        if self.unrecorded:
+            fields["unrecorded"] = self.unrecorded
         return fields
 
     def error(self) -> IngestError | None:
@@ -143,6 +147,8 @@ class Outcomes:
             done = sum(counts[outcome] for outcome in _DONE)
             parts = [f"{done} of {len(self.by_message_id)} events are published"]
             message = "; ".join(parts + [f"{counts[outcome]} {said[outcome]}" for outcome in undone])
+        if self.unrecorded:
+            message += f"; {self.unrecorded} {UNRECORDED_SAID}"
         if undone[0] is Outcome.REFUSED:
             return PublishFailed(message)
         # A retry before the claims are over would be answered the same; with none, a few seconds.
@@ -152,17 +158,22 @@ class Outcomes:
 def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadline) -> Outcomes:
     """Claim, publish and settle `messages` by the deadline; what became of each, by messageId.
 
-    A batch's events already published, or held by another delivery, are
-    read first and set aside. The rest go a hundred at a time, each hundred
-    claimed and published before the next is claimed, and settled while the
-    next one goes: whatever the deadline cuts off, what came before it is
-    done, so that Segment's next retry gets further instead of starting over.
+    They go a hundred at a time, each hundred claimed and published before the
+    next is claimed, and settled while the next one goes: whatever the deadline
+    cuts off, what came before it is done. A batch whose first hundred finds
+    events already claimed is being sent again: the rest of it is read back
+    first, and what is published or held elsewhere set aside, so that Segment's
+    next retry gets further instead of starting over.
     """
     dedup = deduplication()
     rounds = _Rounds(dedup, get_publisher(), account_id, deadline)
-    left = rounds.set_aside_recorded(messages) if len(messages) > 1 else messages
-    for start in range(0, len(left), dedup.claims_per_call):
-        rounds.run(left[start : start + dedup.claims_per_call])
+    left = list(messages)
+    read_back = False
+    while left:
+        this_round, left = left[: dedup.round_size], left[dedup.round_size :]
+        if rounds.run(this_round) and left and not read_back:
+            left = rounds.set_aside_recorded(left)
+            read_back = True
     return rounds.finish()
 
 
@@ -176,11 +187,13 @@ class _Rounds:
         self._account_id = account_id
         self._deadline = deadline
         # Claims and publishes leave time for one attempt at settling them.
-        self._work = deadline.earlier_by(dedup.settle_seconds)
+        self._work = deadline.earlier_by(dedup.settle_seconds())
         # FIFO topics with a message not published: later ones wait for the retry, to keep their order.
         self._held_back: set[str] = set()
-        # The last round's claims to complete and to release; earlier rounds' being settled, and their sizes.
-        self._to_settle: tuple[list[str], list[str]] = ([], [])
+        # Read back as claimable: the round whose claim each key's claim takes over.
+        self._holders: dict[str, str] = {}
+        # The last round and its published and unknown keys, to settle; earlier rounds' being settled.
+        self._to_settle: tuple[Round, list[str], list[str]] | None = None
         self._settling: list[tuple[Future[int], int]] = []
 
     def set_aside_recorded(self, messages: Sequence[Message]) -> list[Message]:
@@ -188,26 +201,32 @@ class _Rounds:
         recorded = self._dedup.recorded([self._key(message) for message in messages], self._work)
         left: list[Message] = []
         for message in messages:
-            claim = recorded.get(self._key(message))
-            if claim is None:
+            key = self._key(message)
+            claim = recorded.get(key)
+            if claim is None or claim.state is ClaimState.CLAIMABLE:
                 left.append(message)
+                if claim is not None:
+                    self._holders[key] = claim.holder
             else:
                 self.outcomes.record(message.message_id, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
         return left
 
-    def run(self, messages: Sequence[Message]) -> None:
-        """Claim and publish one round; settle the previous one meanwhile."""
+    def run(self, messages: Sequence[Message]) -> bool:
+        """Claim and publish one round, settling the previous one meanwhile; whether any was claimed already."""
         self._settle_in_background()
         keys = [self._key(message) for message in messages]
-        completed, released = self._to_settle
+        round_ = self._dedup.claim(keys, self._work, self._holders)
+        published: list[str] = []
+        unknown: list[str] = []
         new: list[int] = []
-        for position, claim in enumerate(self._dedup.claim(keys, self._work)):
+        found = False
+        for position, claim in enumerate(round_.claims):
             message = messages[position]
             if claim.state is not ClaimState.NEW:
+                found = found or claim.state in _FOUND
                 self.outcomes.record(message.message_id, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
             elif message.topic_arn in self._held_back:
                 self.outcomes.record(message.message_id, Outcome.HELD_BACK)
-                released.append(keys[position])
             else:
                 new.append(position)
         report = self._publisher.publish([messages[position] for position in new], self._work)
@@ -218,31 +237,34 @@ class _Rounds:
             hold = self._dedup.claim_seconds if outcome is Outcome.UNKNOWN else 0
             self.outcomes.record(message.message_id, outcome, sending.reason, hold)
             if outcome is Outcome.PUBLISHED:
-                completed.append(keys[position])
-            elif outcome in _RELEASED:
-                released.append(keys[position])
+                published.append(keys[position])
+            elif outcome is Outcome.UNKNOWN:
+                unknown.append(keys[position])
             if outcome is not Outcome.PUBLISHED and message.topic_arn.endswith(".fifo"):
                 self._held_back.add(message.topic_arn)
         self.outcomes.attempts = max(self.outcomes.attempts, report.attempts)
         self.outcomes.publish_seconds += report.seconds
+        self._to_settle = (round_, published, unknown)
+        return found
 
     def finish(self) -> Outcomes:
         """Settle the last round here, and wait for the others no longer than the deadline."""
-        completed, released = self._to_settle
-        self.outcomes.unsettled += self._dedup.settle(completed, released, self._deadline)
-        for settling, writes in self._settling:
+        if self._to_settle is not None:
+            round_, published, unknown = self._to_settle
+            self.outcomes.unrecorded += self._dedup.settle(round_, published, unknown, self._deadline)
+        for settling, published_count in self._settling:
             try:
-                self.outcomes.unsettled += settling.result(timeout=self._deadline.remaining() + GRACE_SECONDS)
+                self.outcomes.unrecorded += settling.result(timeout=self._deadline.remaining() + GRACE_SECONDS)
             except TimeoutError:
-                self.outcomes.unsettled += writes
+                self.outcomes.unrecorded += published_count
         return self.outcomes
 
     def _settle_in_background(self) -> None:
-        completed, released = self._to_settle
-        if completed or released:
-            settling = _settle_pool().submit(self._dedup.settle, completed, released, self._deadline)
-            self._settling.append((settling, len(completed) + len(released)))
-        self._to_settle = ([], [])
+        if self._to_settle is not None:
+            round_, published, unknown = self._to_settle
+            settling = _settle_pool().submit(self._dedup.settle, round_, published, unknown, self._deadline)
+            self._settling.append((settling, len(published)))
+        self._to_settle = None
 
     def _key(self, message: Message) -> str:
         return self._dedup.key(self._account_id, message.message_id)
@@ -252,6 +274,6 @@ class _Rounds:
 def _settle_pool() -> ThreadPoolExecutor:
     """Threads that settle one round's claims while the next is published, kept for the life of the process.
 
-    Apart from the dedup table's own pool, whose threads the settling waits for.
+    Apart from the dedup table's own pool, whose threads the claims wait for.
     """
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="settle")

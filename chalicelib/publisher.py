@@ -26,8 +26,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws_failures import Failure, failure_of
-from chalicelib.deadline import Deadline, OutOfTime, Retryable, attempt_seconds, retrying, run_concurrently
+from chalicelib.deadline import Deadline, OutOfTime, Retryable, retrying, run_concurrently
 from chalicelib.messages import MAX_MESSAGE_BYTES, Message
+from chalicelib.patience import Patience
 from chalicelib.process_cache import per_process
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_SECONDS = 0.25
 READ_TIMEOUT_SECONDS = 1.0
+# Waited for in turn while SNS is slower than the one before (`chalicelib.patience`): an
+# answer that comes after the read timeout leaves its messages' outcome unknown.
+READ_TIMEOUTS_SECONDS = (READ_TIMEOUT_SECONDS, 2.0)
 # SNS's limits for one PublishBatch call.
 BATCH_ENTRIES = 10
 BATCH_BYTES = MAX_MESSAGE_BYTES
@@ -89,14 +93,13 @@ class SnsPublisher:
 
     def __init__(
         self,
-        client: "SNSClient",
+        patience: Patience,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._client = client
+        self._patience = patience
         self._clock = clock
         self._sleep = sleep
-        self._attempt_seconds = attempt_seconds(client)
 
     def publish(self, messages: Sequence[Message], deadline: Deadline) -> Report:
         """Publish every message by the deadline, or say why not; FIFO topics in the order given."""
@@ -138,11 +141,11 @@ class SnsPublisher:
         attempts = 0
         maybe_sent = ""
 
-        def attempt() -> None:
+        def attempt(client: "SNSClient") -> None:
             nonlocal attempts, maybe_sent
             attempts += 1
             try:
-                successful, failed = self._send(messages[call[0]].topic_arn, pending)
+                successful, failed = _send(client, messages[call[0]].topic_arn, pending)
             except (ClientError, BotoCoreError) as error:
                 failure, reason = failure_of(error)
                 if failure is Failure.PERMANENT:
@@ -164,26 +167,29 @@ class SnsPublisher:
                 raise Retryable(codes[0] if codes else "NotAcknowledged")
 
         try:
-            retrying(attempt, deadline, self._attempt_seconds, self._sleep)
+            retrying(attempt, deadline, self._patience, self._sleep)
         except OutOfTime as out_of_time:
             sendings.update((int(entry_id), _out_of_time(out_of_time, maybe_sent)) for entry_id in pending)
         except _Stop as stop:
             sendings.update((int(entry_id), stop.sending) for entry_id in pending)
         return _CallReport(sendings, attempts)
 
-    def _send(self, topic_arn: str, pending: dict[str, Message]) -> tuple[list[str], dict[str, tuple[str, bool]]]:
-        """One Publish (for one message) or PublishBatch call: the ids SNS took, and those it failed with why."""
-        if len(pending) == 1:
-            [(entry_id, message)] = pending.items()
-            self._client.publish(TopicArn=topic_arn, **_message_params(message))
-            return [entry_id], {}
-        entries: Any = [{"Id": entry_id, **_message_params(message)} for entry_id, message in pending.items()]
-        answer = self._client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
-        failed = {
-            failure["Id"]: (failure.get("Code", "Unknown"), bool(failure.get("SenderFault")))
-            for failure in answer.get("Failed", [])
-        }
-        return [success["Id"] for success in answer.get("Successful", [])], failed
+
+def _send(
+    client: "SNSClient", topic_arn: str, pending: dict[str, Message]
+) -> tuple[list[str], dict[str, tuple[str, bool]]]:
+    """One Publish (for one message) or PublishBatch call: the ids SNS took, and those it failed with why."""
+    if len(pending) == 1:
+        [(entry_id, message)] = pending.items()
+        client.publish(TopicArn=topic_arn, **_message_params(message))
+        return [entry_id], {}
+    entries: Any = [{"Id": entry_id, **_message_params(message)} for entry_id, message in pending.items()]
+    answer = client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+    failed = {
+        failure["Id"]: (failure.get("Code", "Unknown"), bool(failure.get("SenderFault")))
+        for failure in answer.get("Failed", [])
+    }
+    return [success["Id"] for success in answer.get("Successful", [])], failed
 
 
 def _out_of_time(out_of_time: OutOfTime, maybe_sent: str) -> Sending:
@@ -253,9 +259,14 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="publish")
 
 
+def sns_client(level: int = 0) -> "SNSClient":
+    """The client of a patience level: the first one, with the shortest timeouts, unless said."""
+    return _sns_client(level)
+
+
 @per_process
-def sns_client() -> "SNSClient":
-    """One client per process, reused across invocations (creating one costs ~100 ms).
+def _sns_client(level: int) -> "SNSClient":
+    """The client of a patience level, one per process, reused across invocations (creating one costs ~100 ms).
 
     botocore's own retries are off: `SnsPublisher` retries within the request's deadline.
     """
@@ -263,13 +274,24 @@ def sns_client() -> "SNSClient":
         "sns",
         config=Config(
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUTS_SECONDS[level],
             retries={"total_max_attempts": 1},
             max_pool_connections=CONCURRENT_CALLS,
         ),
     )
 
 
+def sns_clients() -> "list[SNSClient]":
+    """Every level's client, built now: for whatever must see all of this process's SNS calls."""
+    return [sns_client(level) for level in range(len(READ_TIMEOUTS_SECONDS))]
+
+
+@per_process
+def sns_patience() -> Patience:
+    """How long this process waits for SNS now."""
+    return Patience(_sns_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS])
+
+
 def get_publisher() -> SnsPublisher:
-    """The publisher over the process's SNS client."""
-    return SnsPublisher(sns_client())
+    """The publisher over the process's SNS clients."""
+    return SnsPublisher(sns_patience())

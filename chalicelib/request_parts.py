@@ -106,3 +106,9 @@ def account_id(request: Request) -> str:
 def request_id(request: Request) -> str:
     """API Gateway's request id, or Lambda's where there is no gateway (chalice local)."""
     return str(request.context.get("requestId") or getattr(request.lambda_context, "aws_request_id", ""))
+
+
+def arrived_at(request: Request) -> float | None:
+    """When API Gateway received the request (epoch seconds), if it says: Segment's 5 seconds start about then."""
+    epoch_ms = request.context.get("requestTimeEpoch")
+    return epoch_ms / 1000 if isinstance(epoch_ms, int | float) and not isinstance(epoch_ms, bool) else None

@@ -29,8 +29,9 @@ from chalice.app import Request
 
 from chalicelib import config
 from chalicelib.aws_failures import failure_of, retry_unless_permanent
-from chalicelib.deadline import Deadline, OutOfTime, attempt_seconds, retrying
+from chalicelib.deadline import Deadline, OutOfTime, retrying
 from chalicelib.errors import BadRequest, NotFound, Unauthorized, Unavailable
+from chalicelib.patience import patient_with
 from chalicelib.process_cache import per_process
 from chalicelib.secret_refs import secretsmanager_client
 
@@ -126,9 +127,9 @@ class WebhookSecrets:
     def _read(self, account_id: str, deadline: Deadline) -> tuple[str | None, float]:
         """The account's secret from Secrets Manager, within the deadline, and cached; None if it has none."""
 
-        def get() -> str | None:
+        def get(client: "SecretsManagerClient") -> str | None:
             try:
-                return self._client.get_secret_value(SecretId=self._prefix + account_id)["SecretString"]
+                return client.get_secret_value(SecretId=self._prefix + account_id)["SecretString"]
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") in _MISSING:
                     return None
@@ -137,7 +138,7 @@ class WebhookSecrets:
                 _unless_retryable(error)
 
         try:
-            secret, _ = retrying(get, deadline, attempt_seconds(self._client))
+            secret, _ = retrying(get, deadline, patient_with(self._client))
         except OutOfTime as out_of_time:
             raise Unavailable(f"the webhook secret could not be read ({out_of_time.reason}); retry later") from None
         entry = (secret, self._clock())

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.dedup import receipt_key, record_key
 from chalicelib.keys import DISABLED, KeyStore, hash_key
 from chalicelib.schemas import EVENT_TYPES
 
@@ -105,21 +106,26 @@ class Deployment:
     def delivered_anywhere(self) -> list[Delivered]:
         return [item for topic in self.topics for item in self.delivered(topic)]
 
-    def dedup_records(self) -> dict[str, dict[str, str]]:
-        """The dedup table's records: id to status and expiration."""
+    def dedup_records(self) -> dict[str, dict[str, Any]]:
+        """The dedup table's items, claims and receipts alike: id to each attribute's value (a set as a set)."""
         items = self.dynamodb.scan(TableName=DEDUP_TABLE)["Items"]
-        return {
-            item["id"]["S"]: {"status": item["status"]["S"], "expiration": item["expiration"]["N"]} for item in items
-        }
+        return {item["id"]["S"]: {name: _value(value) for name, value in item.items()} for item in items}
+
+    def claim_and_receipt(self, account_id: str, message_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """An event's claim record, and the receipt of the round that holds it, if written."""
+        records = self.dedup_records()
+        claim = records[record_key(account_id, message_id)]
+        return claim, records.get(receipt_key(claim["claimed_by"]))
 
     def expire_claims_in_progress(self) -> None:
-        """What the claim window's end does to the claims still in progress."""
+        """What the claim window's end does to every claim: a claim whose round says nothing of it is over."""
         for key, record in self.dedup_records().items():
-            if record["status"] == "in_progress":
+            if "until" in record:
                 self.dynamodb.update_item(
                     TableName=DEDUP_TABLE,
                     Key={"id": {"S": key}},
-                    UpdateExpression="SET expiration = :past",
+                    UpdateExpression="SET #until = :past",
+                    ExpressionAttributeNames={"#until": "until"},
                     ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
                 )
 
@@ -142,6 +148,13 @@ def _delivered(sqs_message: Any) -> Delivered:
         group_id=sqs_attributes.get("MessageGroupId"),
         deduplication_id=sqs_attributes.get("MessageDeduplicationId"),
     )
+
+
+def _value(value: Any) -> Any:
+    [(kind, content)] = value.items()
+    if kind == "NS":
+        return {int(number) for number in content}
+    return int(content) if kind == "N" else content
 
 
 def basic_auth(key: str, password: str = "") -> str:

@@ -17,8 +17,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from botocore.parsers import create_parser
 
-from chalicelib.dynamodb import dynamodb_client
-from chalicelib.publisher import sns_client
+from chalicelib.dynamodb import dynamodb_clients
+from chalicelib.publisher import sns_clients
 
 Answer = tuple[AWSResponse, dict[str, Any]]
 Fault = Callable[[Any], Answer]
@@ -76,30 +76,52 @@ def sns_publish_faults(*faults: Fault, operation: str = "Publish") -> Iterator[l
             return None
         return pending.pop(0)(model)
 
-    events: Any = sns_client().meta.events
-    events.register_first(f"before-call.sns.{operation}", before_call)
-    try:
+    with hooked(sns_clients(), f"before-call.sns.{operation}", before_call):
         yield pending
-    finally:
-        events.unregister(f"before-call.sns.{operation}", before_call)
 
 
 @contextmanager
-def dynamodb_unreachable(operation: str, times: int = 1_000_000) -> Iterator[None]:
-    """The service's DynamoDB `operation` failing to connect, its first `times` calls in the block."""
-    remaining = [times]
-
-    def fail(**kwargs: Any) -> None:
-        if remaining[0] > 0:
-            remaining[0] -= 1
-            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-
-    events: Any = dynamodb_client().meta.events
-    events.register_first(f"before-call.dynamodb.{operation}", fail)
+def hooked(clients: list[Any], event: str, hook: Callable[..., Any]) -> Iterator[None]:
+    """`hook` first on `event` of each of `clients`: every patience level of a service, as its calls may use any."""
+    for client in clients:
+        client.meta.events.register_first(event, hook)
     try:
         yield
     finally:
-        events.unregister(f"before-call.dynamodb.{operation}", fail)
+        for client in clients:
+            client.meta.events.unregister(event, hook)
+
+
+def waits_for(client: Any) -> float:
+    """How long a client of the service waits for an answer: a slow call past it times out."""
+    return float(client.meta.config.read_timeout)
+
+
+def receipts(params: dict[str, Any]) -> bool:
+    """Whether a DynamoDB call writes a round's receipt (a PutItem of a `round/` item)."""
+    return str(params.get("Item", {}).get("id", {}).get("S", "")).startswith("round/")
+
+
+def claims(params: dict[str, Any]) -> bool:
+    """Whether a DynamoDB PutItem claims an event (rather than writing a round's receipt)."""
+    return "Item" in params and not receipts(params)
+
+
+@contextmanager
+def dynamodb_unreachable(
+    operation: str, times: int = 1_000_000, only: Callable[[dict[str, Any]], bool] = lambda params: True
+) -> Iterator[None]:
+    """The service's DynamoDB `operation` failing to connect, its first `times` calls in the block (of those
+    whose parameters `only` picks)."""
+    remaining = [times]
+
+    def fail(params: dict[str, Any], **kwargs: Any) -> None:
+        if remaining[0] > 0 and only(params):
+            remaining[0] -= 1
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    with hooked(dynamodb_clients(), f"before-parameter-build.dynamodb.{operation}", fail):
+        yield
 
 
 @contextmanager
@@ -141,9 +163,5 @@ def answers_lost(operation: str, service: str = "sns", times: int = 1_000_000) -
             remaining[0] -= 1
             raise ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com")
 
-    client: Any = sns_client() if service == "sns" else dynamodb_client()
-    client.meta.events.register_first(f"after-call.{service}.{operation}", lose)
-    try:
+    with hooked(sns_clients() if service == "sns" else dynamodb_clients(), f"after-call.{service}.{operation}", lose):
         yield
-    finally:
-        client.meta.events.unregister(f"after-call.{service}.{operation}", lose)

@@ -31,9 +31,8 @@ from botocore.model import ServiceModel
 
 REPO = Path(__file__).resolve().parent.parent
 API_HANDLER = "api_handler"
-# Calls that IAM authorizes as other actions: PublishBatch as Publish, and a transaction by its
-# actions (the service's transactions only put items).
-_AUTHORIZED_AS = {"sns:PublishBatch": "sns:Publish", "dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+# Calls that IAM authorizes as other actions: PublishBatch as Publish.
+_AUTHORIZED_AS = {"sns:PublishBatch": "sns:Publish"}
 _CHALICE_EVENT_DECORATORS = frozenset(
     {"authorizer", "lambda_function", "on_s3_event", "on_sns_message", "on_sqs_message", "on_cw_event", "schedule",
      "on_dynamodb_record", "on_kinesis_record", "on_ws_connect", "on_ws_message", "on_ws_disconnect"}
@@ -241,13 +240,7 @@ class Program:
 
     def _scope(self, function: ast.FunctionDef, module: _ModuleInfo, class_name: str | None) -> dict[str, Kind]:
         """Local names: parameters by annotation (`self` is the class), then assignments."""
-        scope: dict[str, Kind] = {}
-        arguments = [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]
-        for index, argument in enumerate(arguments):
-            if index == 0 and class_name and not _is_static(function):
-                scope[argument.arg] = Instance(class_name)
-            else:
-                scope[argument.arg] = self._annotation(argument.annotation, module)
+        scope = self._parameter_scope(function, module, class_name)
         for node in ast.walk(function):
             if isinstance(node, ast.ImportFrom | ast.Import):
                 for alias in node.names:
@@ -261,6 +254,23 @@ class Program:
                 for target in node.targets:
                     if isinstance(target, ast.Name) and scope.get(target.id) is None:
                         scope[target.id] = kind
+        return scope
+
+    def _parameter_scope(
+        self, function: ast.FunctionDef, module: _ModuleInfo, class_name: str | None
+    ) -> dict[str, Kind]:
+        """Parameters by annotation (`self` is the class), nested functions' too: a retried attempt takes the
+        client it uses as a parameter."""
+        scope: dict[str, Kind] = {}
+        for index, argument in enumerate(_parameters(function)):
+            if index == 0 and class_name and not _is_static(function):
+                scope[argument.arg] = Instance(class_name)
+            else:
+                scope[argument.arg] = self._annotation(argument.annotation, module)
+        nested = [node for node in ast.walk(function) if node is not function and isinstance(node, ast.FunctionDef)]
+        for argument in (argument for node in nested for argument in _parameters(node)):
+            if scope.get(argument.arg) is None:
+                scope[argument.arg] = self._annotation(argument.annotation, module)
         return scope
 
     def _infer(self, node: ast.expr, module: _ModuleInfo, class_name: str | None, scope: dict[str, Kind]) -> Kind:
@@ -472,6 +482,10 @@ def _services_in_use(modules: Iterable[_ModuleInfo]) -> frozenset[str]:
             if _is_boto3_client_call(node, module, {}) and isinstance(node.args[0], ast.Constant):
                 services.add(str(node.args[0].value))
     return frozenset(services & set(_known_services().values()))
+
+
+def _parameters(function: ast.FunctionDef) -> list[ast.arg]:
+    return [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]
 
 
 def _stubs_service(module: str) -> str | None:

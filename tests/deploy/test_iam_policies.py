@@ -65,10 +65,9 @@ def test_the_derived_calls_are_the_ones_the_service_makes_today() -> None:
     assert PROGRAM.calls(PROGRAM.lambdas()[API_HANDLER]).actions == {
         "sns:Publish",  # events, one by one and in batches
         "dynamodb:GetItem",  # Enable with Segment: is the destination's key an active one of the account?
-        "dynamodb:PutItem",  # ... it mints a key for the destination; deduplication claims (transactions too)
+        "dynamodb:PutItem",  # ... it mints a key for the destination; deduplication: claims and rounds' receipts
         "dynamodb:UpdateItem",  # ... and disables one Segment refused
-        "dynamodb:BatchGetItem",  # deduplication: what a batch sent again has published already
-        "dynamodb:BatchWriteItem",  # deduplication: completes and releases claims
+        "dynamodb:BatchGetItem",  # deduplication: what a batch sent again has published already, and receipts
         "secretsmanager:GetSecretValue",  # webhook secrets, and secrets referenced by ARN
         "ssm:GetParameter",  # secrets referenced as ssm:/name
     }
@@ -100,17 +99,17 @@ def test_a_grant_no_code_needs_is_a_problem(packaged: dict[str, dict[str, Any]])
 def test_a_table_granted_an_action_the_code_makes_only_on_another_table_is_a_problem(
     packaged: dict[str, dict[str, Any]],
 ) -> None:
-    # GIVEN the view's policy lets it batch-write the key table (it only does so on the dedup table)
+    # GIVEN the view's policy lets it batch-read the key table (it only does so on the dedup table)
     template = copy.deepcopy(packaged["prod"])
     role_id = deployed_functions(template)[API_HANDLER]["Role"]["Fn::GetAtt"][0]
     [document] = [p["PolicyDocument"] for p in template["Resources"][role_id]["Properties"]["Policies"]]
     keys = next(
         statement for statement in document["Statement"] if statement["Sid"] == "MintKeysForSegmentDestinations"
     )
-    keys["Action"] = [*keys["Action"], "dynamodb:BatchWriteItem"]
-    # THEN the per-table check finds it, though the service as a whole does call BatchWriteItem
+    keys["Action"] = [*keys["Action"], "dynamodb:BatchGetItem"]
+    # THEN the per-table check finds it, though the service as a whole does call BatchGetItem
     assert problems_of(template, API_HANDLER) == [
-        "grants dynamodb:BatchWriteItem on arn:aws:dynamodb:us-east-1:111111111111:table/emma-segment-prod-api-keys,"
+        "grants dynamodb:BatchGetItem on arn:aws:dynamodb:us-east-1:111111111111:table/emma-segment-prod-api-keys,"
         " which the code never does"
     ]
 

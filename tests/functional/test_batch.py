@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.publisher import sns_client
+from chalicelib.publisher import sns_clients
 from tests.aws import Deployment
-from tests.faults import THROTTLED, TOPIC_NOT_FOUND, sns_publish_faults
+from tests.faults import THROTTLED, TOPIC_NOT_FOUND, hooked, sns_publish_faults
 from tests.helpers import Api, answer_of
 
 
@@ -29,12 +29,8 @@ def publish_batch_calls() -> Iterator[list[dict[str, Any]]]:
     def record(params: dict[str, Any], **kwargs: Any) -> None:
         calls.append(params)
 
-    events: Any = sns_client().meta.events
-    events.register("before-parameter-build.sns.PublishBatch", record)
-    try:
+    with hooked(sns_clients(), "before-parameter-build.sns.PublishBatch", record):
         yield calls
-    finally:
-        events.unregister("before-parameter-build.sns.PublishBatch", record)
 
 
 def test_every_event_of_a_batch_is_published_to_its_types_topic(api: Api, deployment: Deployment) -> None:
@@ -174,10 +170,8 @@ def test_entries_sns_failed_transiently_are_retried_until_published(api: Api, de
         failed_once.update(entry["Id"] for entry in entries)
 
     # moto answers the entries it was sent; those removed count as not acknowledged.
-    events: Any = sns_client().meta.events
-    events.register("before-parameter-build.sns.PublishBatch", fail_every_first_attempt)
-    response = api.post(batch(*[identify(f"m-{n}") for n in range(15)]), path="/v1/batch")
-    events.unregister("before-parameter-build.sns.PublishBatch", fail_every_first_attempt)
+    with hooked(sns_clients(), "before-parameter-build.sns.PublishBatch", fail_every_first_attempt):
+        response = api.post(batch(*[identify(f"m-{n}") for n in range(15)]), path="/v1/batch")
     assert answer_of(response)["accepted"] == 15
     assert sorted(item.event["messageId"] for item in deployment.delivered("identify")) == sorted(
         f"m-{n}" for n in range(15)

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -9,9 +10,10 @@ from chalice.test import Client
 
 from chalicelib.config import DEFAULT_CLAIM_SECONDS
 from chalicelib.dedup import RETENTION_SECONDS, record_key
-from chalicelib.publisher import sns_client
+from chalicelib.dynamodb import dynamodb_clients
+from chalicelib.publisher import sns_clients
 from tests.aws import DEDUP_TABLE, Deployment
-from tests.faults import THROTTLED, answers_lost, dynamodb_unreachable, sns_publish_faults
+from tests.faults import THROTTLED, answers_lost, dynamodb_unreachable, hooked, receipts, sns_publish_faults
 from tests.helpers import Api, answer_of, log_lines
 
 EVENT = {"type": "identify", "userId": "u1", "messageId": "m-1"}
@@ -31,14 +33,35 @@ def test_a_redelivered_event_is_acknowledged_without_being_published_again(
     assert message_ids(deployment) == ["m-1"]
 
 
-def test_the_record_is_completed_for_the_retention_window(deduplicating: tuple[Api, Deployment]) -> None:
+def test_the_claim_and_its_rounds_receipt_say_published_for_the_retention_window(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
     api, deployment = deduplicating
     before = int(time.time())
     api.post(EVENT)
-    record = deployment.dedup_records()[record_key("1234", "m-1")]
-    assert record["status"] == "completed"
-    assert before + RETENTION_SECONDS <= int(record["expiration"]) <= time.time() + RETENTION_SECONDS
+    claim, receipt = deployment.claim_and_receipt("1234", "m-1")
+    assert receipt is not None
+    assert claim["at"] in receipt["published"]
+    for record in (claim, receipt):
+        assert before + RETENTION_SECONDS <= int(record["expiration"]) <= time.time() + RETENTION_SECONDS
     assert RETENTION_SECONDS >= 24 * 3600
+
+
+def test_a_first_delivery_writes_one_claim_per_event_and_one_receipt_per_hundred(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, deployment = deduplicating
+    calls: list[str] = []
+
+    def count(model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        if params.get("TableName") == DEDUP_TABLE or DEDUP_TABLE in params.get("RequestItems", {}):
+            calls.append(model.name)
+
+    with hooked(dynamodb_clients(), "before-parameter-build.dynamodb", count):
+        assert api.post(batch(*[f"m-{n}" for n in range(250)]), path="/v1/batch").status_code == 200
+    # THEN nothing was read, and every write was one event's claim or one round's receipt
+    assert sorted(Counter(calls).items()) == [("PutItem", 250 + 3)]
+    assert len(deployment.dedup_records()) == 250 + 3
 
 
 def test_the_same_message_id_in_two_accounts_is_two_events(
@@ -65,7 +88,8 @@ def test_a_failed_publish_releases_its_claim_so_that_segments_retry_publishes(
     with sns_publish_faults(*[THROTTLED] * 20):
         failed = api.post(EVENT)
     assert failed.status_code == 503
-    assert deployment.dedup_records() == {}
+    _, receipt = deployment.claim_and_receipt("1234", "m-1")
+    assert receipt is not None and "published" not in receipt and "unknown" not in receipt
     retried = api.post(EVENT)
     assert retried.status_code == 200
     assert message_ids(deployment) == ["m-1"]
@@ -79,17 +103,15 @@ def test_a_delivery_while_the_first_is_still_publishing_is_a_503(deduplicating: 
         publishing.set()
         release.wait(10)
 
-    events: Any = sns_client().meta.events
-    events.register("before-call.sns.Publish", slow_sns)
     answers: list[Any] = []
-    first = threading.Thread(target=lambda: answers.append(api.post(EVENT)))
-    first.start()
-    assert publishing.wait(10)
-    # WHEN the same event arrives while the first delivery waits on SNS
-    concurrent = api.post(EVENT)
-    release.set()
-    first.join()
-    events.unregister("before-call.sns.Publish", slow_sns)
+    with hooked(sns_clients(), "before-call.sns.Publish", slow_sns):
+        first = threading.Thread(target=lambda: answers.append(api.post(EVENT)))
+        first.start()
+        assert publishing.wait(10)
+        # WHEN the same event arrives while the first delivery waits on SNS
+        concurrent = api.post(EVENT)
+        release.set()
+        first.join()
     # THEN it is told to retry, and the event is published once
     assert concurrent.status_code == 503
     assert "held by another delivery" in answer_of(concurrent)["message"]
@@ -175,7 +197,8 @@ def test_a_batch_whose_publish_fails_releases_its_claims(deduplicating: tuple[Ap
     api, deployment = deduplicating
     with sns_publish_faults(*[THROTTLED] * 20, operation="PublishBatch"):
         assert api.post(batch("m-1", "m-2"), path="/v1/batch").status_code == 503
-    assert deployment.dedup_records() == {}
+    receipts = [record for key, record in deployment.dedup_records().items() if key.startswith("round/")]
+    assert [set(receipt) for receipt in receipts] == [{"id", "expiration"}]
     assert api.post(batch("m-1", "m-2"), path="/v1/batch").status_code == 200
     assert sorted(message_ids(deployment)) == ["m-1", "m-2"]
 
@@ -198,9 +221,9 @@ def test_a_publish_whose_answer_was_lost_keeps_its_claim_until_the_window_ends(
     # THEN Segment is told to retry after the claim window, and the claim is kept, not released
     assert first.status_code == 503
     assert first.headers["Retry-After"] == "7"
-    record = deployment.dedup_records()[record_key("1234", "m-1")]
-    assert record["status"] == "in_progress"
-    assert before + 7 <= int(record["expiration"]) <= time.time() + 7
+    claim, receipt = deployment.claim_and_receipt("1234", "m-1")
+    assert receipt is not None and receipt["unknown"] == {claim["at"]}
+    assert before + 7 <= int(claim["until"]) <= time.time() + 7
     # WHEN Segment redelivers within the window
     again = api.post(EVENT)
     # THEN it waits, and nothing is published a second time
@@ -241,14 +264,12 @@ def test_a_claim_window_shorter_than_a_request_is_a_misconfiguration(
     assert message_ids(deployment) == []
 
 
-@pytest.mark.parametrize(
-    ("body", "claim"), [(EVENT, "PutItem"), (batch("m-1", "m-2"), "TransactWriteItems")], ids=["event", "batch"]
-)
+@pytest.mark.parametrize("body", [EVENT, batch("m-1", "m-2")], ids=["event", "batch"])
 def test_an_unreachable_dedup_table_has_its_own_reason_not_a_concurrent_delivery(
-    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], body: dict[str, Any], claim: str
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], body: dict[str, Any]
 ) -> None:
     api, deployment = deduplicating
-    with dynamodb_unreachable(claim):
+    with dynamodb_unreachable("PutItem"):
         response = api.post(body, path="/v1/batch" if "batch" in body else "/v1/segment")
     assert response.status_code == 503
     assert "the deduplication table is unavailable (EndpointConnectionError)" in answer_of(response)["message"]
@@ -257,12 +278,59 @@ def test_an_unreachable_dedup_table_has_its_own_reason_not_a_concurrent_delivery
     assert message_ids(deployment) == []
 
 
-def test_a_completion_that_could_not_be_written_is_logged(
+def test_a_receipt_that_could_not_be_written_is_said_and_logged(
     deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str]
 ) -> None:
     api, _ = deduplicating
-    with dynamodb_unreachable("BatchWriteItem"):
+    with dynamodb_unreachable("PutItem", only=receipts):
         response = api.post(batch("m-1", "m-2"), path="/v1/batch")
+    # SNS has both events: a 200, which says that a redelivery may publish them again
     assert response.status_code == 200
+    assert answer_of(response) == {"accepted": 2, "rejected": [], "unrecorded": 2}
     [line] = log_lines(capsys.readouterr().out, "request")
-    assert (line["published"], line["claims_unsettled"]) == (2, 2)
+    assert (line["published"], line["unrecorded"]) == (2, 2)
+
+
+def test_a_claim_held_by_a_round_that_released_it_is_claimed_again_at_once(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, deployment = deduplicating
+    # GIVEN a delivery whose publish failed, and whose receipt says so, within the claim window
+    with sns_publish_faults(*[THROTTLED] * 20):
+        assert api.post(EVENT).status_code == 503
+    # WHEN Segment retries at once THEN the event is published, by a claim that took over the first
+    assert api.post(EVENT).status_code == 200
+    assert message_ids(deployment) == ["m-1"]
+    claim, receipt = deployment.claim_and_receipt("1234", "m-1")
+    assert receipt is not None and receipt["published"] == {claim["at"]}
+
+
+def test_a_claim_whose_round_left_no_receipt_holds_redeliveries_off_until_its_window_ends(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, deployment = deduplicating
+    # GIVEN a delivery that published the event but could not write its receipt
+    with dynamodb_unreachable("PutItem", only=receipts):
+        assert answer_of(api.post(EVENT)) == {"messageId": "m-1", "unrecorded": 1}
+    # WHEN Segment delivers it again within the claim window THEN it is held off, not published
+    held = api.post(EVENT)
+    assert held.status_code == 503
+    assert "held by another delivery" in answer_of(held)["message"]
+    assert message_ids(deployment) == ["m-1"]
+    # WHEN it delivers it after the window THEN it is published again: the copy an unrecorded event may add
+    deployment.expire_claims_in_progress()
+    assert api.post(EVENT).status_code == 200
+    assert message_ids(deployment) == ["m-1"]
+
+
+def test_records_written_before_receipts_are_still_understood(deduplicating: tuple[Api, Deployment]) -> None:
+    api, deployment = deduplicating
+    later = str(int(time.time()) + RETENTION_SECONDS)
+    for message_id, status in (("m-1", "completed"), ("m-2", "in_progress")):
+        deployment.dynamodb.put_item(
+            TableName=DEDUP_TABLE,
+            Item={"id": {"S": record_key("1234", message_id)}, "status": {"S": status}, "expiration": {"N": later}},
+        )
+    assert api.post(EVENT).status_code == 200
+    assert api.post({**EVENT, "messageId": "m-2"}).status_code == 503
+    assert message_ids(deployment) == []

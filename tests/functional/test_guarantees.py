@@ -10,13 +10,14 @@ that are slow or hang until the client's read timeout. With a dedup table:
 - every answer leaves within Segment's 5 seconds;
 - an event that was never published was never answered anything but a 5xx;
 - each event reaches subscribers at most once, plus once per unknown outcome
-  it met (an SNS answer lost after SNS took it, or a completion record that
+  it met (an SNS answer lost after SNS took it, or a round's receipt that
   could not be written), on standard and FIFO topics alike;
 - once the faults stop and Segment retries, every event is published.
 
 GUARANTEE_EVENTS sets how many events each run delivers (`make fuzz` raises it).
 """
 
+import functools
 import os
 import random
 import statistics
@@ -32,12 +33,10 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, 
 from chalice.test import Client
 
 from chalicelib.dedup import record_key
-from chalicelib.dynamodb import READ_TIMEOUT_SECONDS as DYNAMODB_READ_TIMEOUT
-from chalicelib.dynamodb import dynamodb_client
-from chalicelib.publisher import READ_TIMEOUT_SECONDS as SNS_READ_TIMEOUT
-from chalicelib.publisher import sns_client
-from tests.aws import DEDUP_TABLE, Deployment
-from tests.faults import INTERNAL_ERROR, THROTTLED, UNAVAILABLE
+from chalicelib.dynamodb import dynamodb_clients
+from chalicelib.publisher import sns_clients
+from tests.aws import Deployment
+from tests.faults import INTERNAL_ERROR, THROTTLED, UNAVAILABLE, waits_for
 from tests.helpers import Api, configure
 
 EVENTS = int(os.environ.get("GUARANTEE_EVENTS", "120"))
@@ -83,33 +82,37 @@ class Faults:
         self.sns_kinds = ["throttled", "internal", "unavailable", "not connected", "reset", "timeout"]
         self.dynamodb_kinds = ["unreachable", "answer lost"] + (["slow", "hang"] if slow else [])
         self.sns_kinds += ["slow", "hang"] if slow else []
-        # Dedup record ids to messageIds, for telling which events a completion write carries.
+        # Dedup record ids to messageIds, and each round's claims by place, for telling which events a receipt records.
         self.completions = {record_key(ACCOUNT, message_id): message_id for message_id in ledger.answers}
+        self.claimed: dict[tuple[str, int], str] = {}
 
     @contextmanager
     def injected(self) -> Iterator[None]:
-        sns: Any = sns_client().meta.events
-        dynamodb: Any = dynamodb_client().meta.events
+        """Every hook on every patience level's client: a call may go through any of them."""
         hooks: list[tuple[Any, str, Callable[..., Any]]] = []
-        for operation in ("Publish", "PublishBatch"):
-            hooks += [
-                (sns, f"before-parameter-build.sns.{operation}", self.note_sns),
-                (sns, f"before-call.sns.{operation}", self.sns_fault),
-                (sns, f"after-call.sns.{operation}", self.sns_answer_lost),
-            ]
-        for operation in ("PutItem", "TransactWriteItems", "BatchWriteItem"):
-            hooks += [
-                (dynamodb, f"before-parameter-build.dynamodb.{operation}", self.note_dynamodb),
-                (dynamodb, f"before-call.dynamodb.{operation}", self.dynamodb_fault),
-                (dynamodb, f"after-call.dynamodb.{operation}", self.dynamodb_answer_lost),
-            ]
-        for events, name, hook in hooks:
-            events.register_first(name, hook)
+        for sns in sns_clients():
+            fault = functools.partial(self.sns_fault, timeout=waits_for(sns))
+            for operation in ("Publish", "PublishBatch"):
+                hooks += [
+                    (sns, f"before-parameter-build.sns.{operation}", self.note_sns),
+                    (sns, f"before-call.sns.{operation}", fault),
+                    (sns, f"after-call.sns.{operation}", self.sns_answer_lost),
+                ]
+        for dynamodb in dynamodb_clients():
+            fault = functools.partial(self.dynamodb_fault, timeout=waits_for(dynamodb))
+            for operation in ("PutItem", "BatchGetItem"):
+                hooks += [
+                    (dynamodb, f"before-parameter-build.dynamodb.{operation}", self.note_dynamodb),
+                    (dynamodb, f"before-call.dynamodb.{operation}", fault),
+                    (dynamodb, f"after-call.dynamodb.{operation}", self.dynamodb_answer_lost),
+                ]
+        for client, name, hook in hooks:
+            client.meta.events.register_first(name, hook)
         try:
             yield
         finally:
-            for events, name, hook in hooks:
-                events.unregister(name, hook)
+            for client, name, hook in hooks:
+                client.meta.events.unregister(name, hook)
 
     def note_sns(self, params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
         """Which events a Publish or PublishBatch call carries, for a fault that follows it."""
@@ -117,22 +120,27 @@ class Faults:
         context["message_ids"] = [entry["MessageAttributes"]["messageId"]["StringValue"] for entry in entries]
 
     def note_dynamodb(self, params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
-        """Which events' completions a write carries, for a fault that follows it."""
-        writes = params.get("RequestItems", {}).get(DEDUP_TABLE, [])
-        context["completing"] = [
-            self.completions[write["PutRequest"]["Item"]["id"]["S"]] for write in writes if "PutRequest" in write
-        ]
+        """Which round holds each claim, and which published events a round's receipt records."""
+        item = params.get("Item", {})
+        record_id = item.get("id", {}).get("S", "")
+        context["completing"] = []
+        if record_id.startswith("round/"):
+            token = record_id.removeprefix("round/")
+            places = item.get("published", {}).get("NS", [])
+            context["completing"] = [self.claimed[(token, int(place))] for place in places]
+        elif record_id:
+            self.claimed[(item["claimed_by"]["S"], int(item["at"]["N"]))] = self.completions[record_id]
 
-    def sns_fault(self, model: Any, **kwargs: Any) -> Any:
+    def sns_fault(self, model: Any, timeout: float, **kwargs: Any) -> Any:
         if self.rng.random() >= SNS_FAULT_RATE:
             return None
         kind = self.rng.choice(self.sns_kinds)
         self.ledger.faults[f"SNS {kind}"] += 1
         if kind == "slow":
-            time.sleep(self.rng.uniform(0.2, SNS_READ_TIMEOUT * 0.9))
+            time.sleep(self.rng.uniform(0.2, timeout * 0.9))
             return None
         if kind == "hang":
-            time.sleep(SNS_READ_TIMEOUT)
+            time.sleep(timeout)
         if kind in ("hang", "timeout"):
             raise ReadTimeoutError(endpoint_url=_SNS)
         if kind == "not connected":
@@ -148,20 +156,20 @@ class Faults:
             self.ledger.unknown.update(context["message_ids"])
             raise ReadTimeoutError(endpoint_url=_SNS)
 
-    def dynamodb_fault(self, context: dict[str, Any], **kwargs: Any) -> None:
+    def dynamodb_fault(self, context: dict[str, Any], timeout: float, **kwargs: Any) -> None:
         if self.rng.random() >= DYNAMODB_FAULT_RATE:
             return
         kind = self.rng.choice(self.dynamodb_kinds)
         self.ledger.faults[f"DynamoDB {kind}"] += 1
         if kind == "slow":
-            time.sleep(self.rng.uniform(0.1, DYNAMODB_READ_TIMEOUT * 0.9))
+            time.sleep(self.rng.uniform(0.1, timeout * 0.9))
         elif kind == "answer lost":
             context["answer lost"] = True
         else:
-            # A completion left unwritten: its event may be published again once the claim window ends.
+            # A receipt left unwritten: its published events may be published again once the claim window ends.
             self.ledger.unknown.update(context.get("completing", []))
             if kind == "hang":
-                time.sleep(DYNAMODB_READ_TIMEOUT)
+                time.sleep(timeout)
                 raise ReadTimeoutError(endpoint_url=_DYNAMODB)
             raise EndpointConnectionError(endpoint_url=_DYNAMODB)
 

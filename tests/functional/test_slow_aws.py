@@ -5,19 +5,22 @@ the request's arrival, with a 503 that says how many events were published,
 and Segment's retries finish the work without publishing anything twice.
 """
 
+import contextlib
+import functools
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_client
-from chalicelib.publisher import sns_client
+from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_clients
+from chalicelib.publisher import sns_clients
 from tests.aws import Deployment
+from tests.faults import claims, hooked, receipts, waits_for
 from tests.helpers import Api, answer_of, log_lines
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
@@ -25,23 +28,48 @@ PUBLISHED = re.compile(r"(?P<done>\d+) of \d+ events are published(?:.*; (?P<per
 
 
 @contextmanager
-def slow(client: Any, operations: tuple[str, ...], seconds: float, then_time_out: bool = False) -> Iterator[None]:
-    """Each of the service's `operations` calls takes `seconds`; with `then_time_out`, it never answers."""
-    service = client.meta.service_model.endpoint_prefix
+def slow(
+    clients: list[Any],
+    operations: tuple[str, ...],
+    seconds: float,
+    *,
+    answered: bool = True,
+    only: Callable[[dict[str, Any]], bool] = lambda params: True,
+) -> Iterator[None]:
+    """Each of the service's `operations` calls (those whose parameters `only` picks) is slow.
 
-    def wait(**kwargs: Any) -> None:
-        time.sleep(seconds)
-        if then_time_out:
-            raise ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com")
+    With `answered`, AWS does the work and answers after `seconds`; a client
+    whose read timeout is shorter gives up at its timeout, not knowing. Without
+    it, the call never answers: the client gives up at its timeout, and AWS
+    never did the work. `clients` are a service's clients at every patience
+    level, each with its own timeout.
+    """
+    service = clients[0].meta.service_model.endpoint_prefix
+    url = f"https://{service}.us-east-1.amazonaws.com"
 
-    names = [f"before-call.{service}.{operation}" for operation in operations]
-    for name in names:
-        client.meta.events.register_first(name, wait)
-    try:
+    def picked(params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
+        context["slow"] = only(params)
+
+    def hang(context: dict[str, Any], timeout: float, **kwargs: Any) -> None:
+        if context.get("slow"):
+            time.sleep(timeout)
+            raise ReadTimeoutError(endpoint_url=url)
+
+    def answer_late(context: dict[str, Any], timeout: float, **kwargs: Any) -> None:
+        if context.get("slow"):
+            time.sleep(min(seconds, timeout))
+            if seconds > timeout:
+                raise ReadTimeoutError(endpoint_url=url)
+
+    with contextlib.ExitStack() as stack:
+        for client in clients:
+            timeout = waits_for(client)
+            late = functools.partial(answer_late if answered else hang, timeout=timeout)
+            for operation in operations:
+                stack.enter_context(hooked([client], f"before-parameter-build.{service}.{operation}", picked))
+                when = "after-call" if answered else "before-call"
+                stack.enter_context(hooked([client], f"{when}.{service}.{operation}", late))
         yield
-    finally:
-        for name in names:
-            client.meta.events.unregister(name, wait)
 
 
 def batch(count: int, prefix: str = "m") -> dict[str, Any]:
@@ -65,7 +93,7 @@ def test_a_large_batch_while_each_publish_takes_most_of_a_second_is_answered_in_
     published: Counter[str] = Counter()
     perhaps_published = 0
     # GIVEN every PublishBatch takes 0.9 s
-    with slow(sns_client(), ("Publish", "PublishBatch"), 0.9):
+    with slow(sns_clients(), ("Publish", "PublishBatch"), 0.9):
         # WHEN Segment sends the batch, and again after each 503, when Retry-After says
         for _ in range(10):
             response, seconds = timed(api, body)
@@ -87,35 +115,36 @@ def test_a_large_batch_while_each_publish_takes_most_of_a_second_is_answered_in_
     assert published.total() - len(published) <= perhaps_published
 
 
-@pytest.mark.parametrize("then_time_out", [False, True], ids=["slow", "hanging"])
+@pytest.mark.parametrize("answered", [True, False], ids=["slow", "hanging"])
 def test_claims_that_take_too_long_are_a_503_in_time_and_nothing_is_published(
-    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], then_time_out: bool
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], answered: bool
 ) -> None:
     api, deployment = deduplicating
     # GIVEN every claim takes the whole read timeout: answered, or not
-    with slow(dynamodb_client(), ("PutItem", "TransactWriteItems"), READ_TIMEOUT_SECONDS, then_time_out):
+    with slow(dynamodb_clients(), ("PutItem",), READ_TIMEOUT_SECONDS, answered=answered, only=claims):
         response, seconds = timed(api, batch(300))
     # THEN the answer is in time; what was claimed was published, nothing else was, and the log says why
     assert (response.status_code, seconds < SEGMENT_TIMEOUT_SECONDS) == (503, True)
     [line] = log_lines(capsys.readouterr().out, "request")
     published = len(deployment.delivered_anywhere())
     assert line["published"] == published
-    assert line["reason"] == ("DedupUnavailable" if then_time_out else "DeadlineReached")
+    assert line["reason"] == ("DeadlineReached" if answered else "DedupUnavailable")
     assert published < 300
 
 
-def test_completions_that_hang_still_answer_200_in_time_and_a_redelivery_waits(
+def test_receipts_that_hang_still_answer_200_in_time_and_a_redelivery_waits(
     deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str]
 ) -> None:
     api, deployment = deduplicating
-    # GIVEN the dedup table takes claims, but every write that completes them hangs
-    with slow(dynamodb_client(), ("BatchWriteItem",), READ_TIMEOUT_SECONDS, then_time_out=True):
+    # GIVEN the dedup table takes claims, but every write of a round's receipt hangs
+    with slow(dynamodb_clients(), ("PutItem",), READ_TIMEOUT_SECONDS, answered=False, only=receipts):
         response, seconds = timed(api, batch(200))
-    # THEN SNS has every event, so the answer is a 200, in time, and the log says the claims were left
+    # THEN SNS has every event, so the answer is a 200, in time, which says they were not recorded, as the log does
     assert (response.status_code, seconds < SEGMENT_TIMEOUT_SECONDS) == (200, True)
+    assert answer_of(response)["unrecorded"] == 200
     assert len(deployment.delivered_anywhere()) == 200
     [line] = log_lines(capsys.readouterr().out, "request")
-    assert line["claims_unsettled"] == 200
+    assert line["unrecorded"] == 200
     # WHEN the batch is delivered again at once: its claims hold it off, nothing is published twice
     again, _ = timed(api, batch(200))
     assert again.status_code == 503

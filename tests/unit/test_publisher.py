@@ -10,6 +10,7 @@ from botocore.stub import Stubber
 
 from chalicelib.deadline import MAX_ATTEMPTS, Deadline
 from chalicelib.messages import Message
+from chalicelib.patience import patient_with
 from chalicelib.publisher import Report, Sending, Sent, SnsPublisher
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:segment-identify"
@@ -51,7 +52,8 @@ def client() -> Any:
 
 
 def publish(client: Any, time: FakeTime, *messages: Message, deadline: float = 4.0) -> Report:
-    return SnsPublisher(client, clock=time.clock, sleep=time.sleep).publish(messages, time.deadline(deadline))
+    publisher = SnsPublisher(patient_with(client), clock=time.clock, sleep=time.sleep)
+    return publisher.publish(messages, time.deadline(deadline))
 
 
 def test_one_message_is_sent_with_publish_its_topic_body_and_string_attributes(client: Any) -> None:

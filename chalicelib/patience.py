@@ -1,0 +1,81 @@
+"""How long to wait for an AWS service's answer: short while it answers quickly, longer once it does not.
+
+Slow is the common failure, not down. A call that is slower than its read
+timeout, every time, would otherwise be repeated unchanged until the deadline
+and never get an answer: a batch whose claims, read-back, publishes or
+settling each take just past their timeout would never get further, however
+often Segment sent it again. So each service has a ladder of clients, each
+level waiting twice as long as the one below. A read or connect timeout moves
+the process up one level (the next attempt waits longer), and a level is kept
+for a while after its last timeout and then given up one step at a time, so
+that a service that is fast again is waited for briefly again. A Lambda
+container keeps its level across invocations, as it keeps its clients.
+
+A longer wait costs the deadline's room: an attempt still starts only if its
+timeouts fit before the deadline (`chalicelib.deadline.retrying`).
+"""
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+# How long a level is kept after its last timeout, before stepping down one level.
+HOLD_SECONDS = 60.0
+
+
+class Patience:
+    """A service's clients by level, the level this process waits at now, and each level's attempt time.
+
+    `client(level)` builds (or returns the kept) client of a level, so that a
+    process that never meets a slow call never builds more than the first;
+    `attempt_seconds[level]` is the longest one call at that level can take.
+    """
+
+    def __init__(
+        self,
+        client: Callable[[int], Any],
+        attempt_seconds: Sequence[float],
+        hold_seconds: float = HOLD_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.attempt_seconds = tuple(attempt_seconds)
+        self._hold = hold_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._level = 0
+        self._since = clock()
+
+    def level(self) -> int:
+        """The level to wait at now: the last one a timeout set, less one per hold period since."""
+        with self._lock:
+            steps = int((self._clock() - self._since) / self._hold) if self._level else 0
+            if steps:
+                self._level = max(0, self._level - steps)
+                self._since = self._clock()
+            return self._level
+
+    def note(self, error: BaseException, level: int) -> None:
+        """After a failed call at `level`: a timeout, anywhere in its chain, makes later calls wait longer."""
+        if not _timed_out(error):
+            return
+        with self._lock:
+            self._level = min(max(self._level, level + 1), len(self.attempt_seconds) - 1)
+            self._since = self._clock()
+
+
+def patient_with(client: Any) -> Patience:
+    """One level only: a `client` whose timeouts never grow (tests with a stubbed client, Secrets Manager)."""
+    timeouts = client.meta.config
+    return Patience(lambda level: client, [float(timeouts.connect_timeout) + float(timeouts.read_timeout)])
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, ReadTimeoutError | ConnectTimeoutError):
+            return True
+        error = error.__cause__
+    return False
