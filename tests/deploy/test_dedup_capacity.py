@@ -1,19 +1,26 @@
 """The dedup table's capacity: on-demand by default, provisioned with auto scaling as a stage's choice.
 
 The template is read as CloudFormation creates it for given parameters: conditions applied,
-`Ref`s to parameters and `Fn::If`s resolved.
+`Ref`s to parameters and `Fn::If`s resolved. moto's CloudFormation creates the table but not
+the scaling resources, so `make deploy`'s part is checked on moto through the table alone.
 """
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode
+from moto import mock_aws
 
-from tools.deploy import INFRA_TEMPLATE
+from tools.deploy import INFRA_TEMPLATE, DeployError, load_config, provision_stack, stage_settings
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Tried to parse AWS..CloudWatch..Alarm", "ignore:Tried to parse AWS..ApplicationAutoScaling"
+)
 TEMPLATE, _ = decode(str(INFRA_TEMPLATE))
 # The defaults docs/deploying.md gives ("The dedup table's capacity").
 DOCUMENTED_DEFAULTS = {
@@ -150,3 +157,85 @@ def test_the_template_with_provisioned_capacity_passes_cfn_lint(tmp_path: Path) 
 
     # WHEN cfn-lint reads it, THEN it finds nothing
     assert [str(match) for match in lint_file(path, config=ManualArgs(regions=["us-east-1"]))] == []
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def dev_settings_with(capacity: dict[str, Any] | None) -> dict[str, Any]:
+    """The dev stage's settings, with these `dedup_table_capacity` settings or none."""
+    settings = dict(stage_settings(load_config(), "dev"))
+    settings.pop("dedup_table_capacity", None)
+    return settings if capacity is None else settings | {"dedup_table_capacity": capacity}
+
+
+def dedup_parameters_and_table(outputs: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The dev stack's dedup table parameters, and the table as DynamoDB describes it."""
+    [stack] = boto3.client("cloudformation").describe_stacks(StackName="emma-segment-dev-resources")["Stacks"]
+    parameters = {parameter["ParameterKey"]: parameter["ParameterValue"] for parameter in stack["Parameters"]}
+    table = boto3.client("dynamodb").describe_table(TableName=outputs["DedupTable"])["Table"]
+    return {name: parameters[name] for name in DOCUMENTED_DEFAULTS}, dict(table)
+
+
+@pytest.mark.parametrize("capacity", [None, {"mode": "on-demand"}])
+def test_a_stage_that_does_not_choose_provisioned_keeps_its_dedup_table_on_demand(
+    aws: None, capacity: dict[str, Any] | None
+) -> None:
+    # GIVEN the dev stage without dedup_table_capacity settings, or saying on-demand
+    settings = dev_settings_with(capacity)
+
+    # WHEN its resource stack is provisioned
+    outputs = provision_stack("dev", "emma-segment", settings)
+
+    # THEN the stack's capacity parameters are the defaults, and the table is billed per request
+    parameters, table = dedup_parameters_and_table(outputs)
+    assert parameters == {name: str(value) for name, value in DOCUMENTED_DEFAULTS.items()}
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_a_stages_provisioned_capacity_reaches_the_stack(aws: None) -> None:
+    # GIVEN the dev stage with provisioned capacity, some of its bounds chosen
+    capacity = {"mode": "provisioned", "min_write_capacity": 20, "max_write_capacity": 300, "target_utilization": 60}
+    settings = dev_settings_with(capacity)
+
+    # WHEN its resource stack is provisioned
+    outputs = provision_stack("dev", "emma-segment", settings)
+
+    # THEN the stack has the chosen parameters and the defaults of the others
+    parameters, table = dedup_parameters_and_table(outputs)
+    assert parameters == {name: str(value) for name, value in DOCUMENTED_DEFAULTS.items()} | {
+        "DedupBillingMode": "provisioned",
+        "DedupMinWriteCapacity": "20",
+        "DedupMaxWriteCapacity": "300",
+        "DedupTargetUtilization": "60",
+    }
+    # AND the table is provisioned at its minimums
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    throughput = table["ProvisionedThroughput"]
+    assert (throughput["WriteCapacityUnits"], throughput["ReadCapacityUnits"]) == (20, 5)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "refusal"),
+    [
+        (
+            {"mode": "provisioned", "min_write_capacty": 20},
+            r"unknown dedup_table_capacity settings \['min_write_capacty'\]",
+        ),
+        ({"mode": "provisioned", "max_write_capacity": 3}, "min_write_capacity 5 is above max_write_capacity 3"),
+        ({"mode": "provisioned", "min_read_capacity": 500}, "min_read_capacity 500 is above max_read_capacity 200"),
+    ],
+)
+def test_capacity_settings_the_stack_cannot_take_are_refused_before_anything_is_deployed(
+    aws: None, capacity: dict[str, Any], refusal: str
+) -> None:
+    # GIVEN the dev stage with a misspelt setting, or a minimum above its maximum (given or default)
+    settings = dev_settings_with(capacity)
+
+    # WHEN its resource stack is provisioned, THEN it is refused, saying why, and nothing was created
+    with pytest.raises(DeployError, match=refusal):
+        provision_stack("dev", "emma-segment", settings)
+    assert not boto3.client("cloudformation").list_stacks()["StackSummaries"]
