@@ -6,7 +6,8 @@
 
 `deploy` does, in order:
 1. create or update the stage's resource stack from `infra/resources.yaml`
-   (topics, API-key table, deduplication table, alarms) and wait for it;
+   (topics, API-key table, deduplication table and its capacity, alarms) and
+   wait for it;
 2. write the stack's outputs into the stage's environment in
    `.chalice/config.json`, and point the stage's IAM policy files at the same
    topics, tables, account and region;
@@ -38,6 +39,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from cfnlint.decode import decode
 from chalice.utils import to_cfn_resource_name
 
 from tools import lambda_package
@@ -51,6 +53,18 @@ GATEWAY_RESPONSES = REPO / "infra" / "gateway-responses.json"
 # The certificate in the committed configuration: the real one is filled in by hand.
 PLACEHOLDER_CERTIFICATE = "certificate/00000000-0000-0000-0000-000000000000"
 _ARN_LOCATION = re.compile(r"^arn:aws:(sns|dynamodb|logs|secretsmanager|ssm):[^:]*:[^:]*:")
+# Each key of a stage's `dedup_table_capacity` settings, and the resource stack's parameter it sets
+# (infra/resources.yaml has their defaults). The stage's settings hold them rather than a `make`
+# variable: CloudFormation sets a parameter a deploy leaves out back to its default, so a variable
+# forgotten once would switch a provisioned table back to on-demand.
+DEDUP_CAPACITY_PARAMETERS = {
+    "mode": "DedupBillingMode",
+    "min_write_capacity": "DedupMinWriteCapacity",
+    "max_write_capacity": "DedupMaxWriteCapacity",
+    "min_read_capacity": "DedupMinReadCapacity",
+    "max_read_capacity": "DedupMaxReadCapacity",
+    "target_utilization": "DedupTargetUtilization",
+}
 
 RunChalice = Callable[[list[str]], None]
 
@@ -135,6 +149,7 @@ def provision_stack(stage: str, app_name: str, settings: dict[str, Any], *, fifo
         "FifoTopics": "true" if fifo else "false",
         "ApiName": app_name,
         "ApiStage": settings.get("api_gateway_stage", "api"),
+        **dedup_capacity_parameters(settings),
     }
     request = {
         "StackName": name,
@@ -157,6 +172,44 @@ def provision_stack(stage: str, app_name: str, settings: dict[str, Any], *, fifo
             cloudformation.get_waiter("stack_update_complete").wait(StackName=name)
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def dedup_capacity_parameters(settings: dict[str, Any]) -> dict[str, str]:
+    """The resource stack's parameters for the stage's `dedup_table_capacity` settings, checked."""
+    capacity: dict[str, Any] = settings.get("dedup_table_capacity", {})
+    unknown = sorted(set(capacity) - set(DEDUP_CAPACITY_PARAMETERS))
+    if unknown:
+        raise DeployError(
+            f"unknown dedup_table_capacity settings {unknown} in .chalice/config.json "
+            f"(known: {', '.join(DEDUP_CAPACITY_PARAMETERS)})"
+        )
+    parameters = {DEDUP_CAPACITY_PARAMETERS[key]: str(value) for key, value in capacity.items()}
+    _check_capacity_bounds(parameters)
+    return parameters
+
+
+def _check_capacity_bounds(parameters: dict[str, str]) -> None:
+    """Each minimum at most its maximum, defaults included, before anything is deployed.
+
+    Application Auto Scaling would refuse it only once the table had switched to provisioned, and
+    the rollback would switch it back: DynamoDB allows that four times in 24 hours.
+    """
+    declared = template_parameters()
+    for unit in ("write", "read"):
+        names = (f"DedupMin{unit.title()}Capacity", f"DedupMax{unit.title()}Capacity")
+        low, high = (float(parameters.get(name, declared[name]["Default"])) for name in names)
+        if low > high:
+            raise DeployError(
+                f"dedup_table_capacity in .chalice/config.json: min_{unit}_capacity {low:g} "
+                f"is above max_{unit}_capacity {high:g}"
+            )
+
+
+def template_parameters() -> dict[str, dict[str, Any]]:
+    """The resource stack's parameters as infra/resources.yaml declares them."""
+    template, _ = decode(str(INFRA_TEMPLATE))
+    parameters: dict[str, dict[str, Any]] = template["Parameters"]
+    return parameters
 
 
 def environment_name(output_key: str) -> str:

@@ -118,6 +118,20 @@ def test_the_publish_failures_alarm_watches_the_metrics_the_service_emits(stage:
     assert reasons == {reason.__name__ for reason in watched}
 
 
+def test_the_throttling_alarm_watches_the_dedup_tables_reads_and_writes_in_either_capacity_mode() -> None:
+    alarm = TEMPLATE["Resources"]["DedupThrottledAlarm"]
+    # Provisioned throttles beyond its capacity; on-demand beyond a partition's or the table's limits.
+    assert "Condition" not in alarm
+    metrics = alarm_metrics("DedupThrottledAlarm")
+    assert {(metric["Namespace"], metric["MetricName"]) for metric in metrics} == {
+        ("AWS/DynamoDB", "ReadThrottleEvents"),
+        ("AWS/DynamoDB", "WriteThrottleEvents"),
+    }
+    for metric in metrics:
+        assert metric["Dimensions"] == [{"Name": "TableName", "Value": {"Ref": "DedupTable"}}]
+    assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the stage configuration and policies, for `deploy` to rewrite."""
