@@ -106,7 +106,7 @@ def notes(bill: dict[str, Any]) -> str:
         "left out.",
         "Prices, us-east-1, without free tiers:",
         *(
-            f"- {price['per']}: ${price['usd']:.10g} ({price['source']}, read {price['read_on']})"
+            f"- {price['per']}: ${price['usd']:.10f}".rstrip("0") + f" ({price['source']}, read {price['read_on']})"
             for price in bill["prices"]
         ),
     ]
