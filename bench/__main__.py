@@ -1,15 +1,18 @@
-"""Benchmark the service against the AWS SDK's floor and print one table.
+"""Benchmark the service against the AWS SDK's floor and print one table, then its AWS bill per event.
 
-    python -m bench [--json FILE] [--smoke]
+    python -m bench [--json FILE] [--smoke] [--only bill]
 
 Rows: the warm path (µs per event through the view's Lambda handler vs. the
 same SNS publishes alone), the warm authorizer, cold starts of the view and of
 the authorizer (a fresh interpreter each, vs. boto3 alone making the same first
 call) from the package as deployed and from the repository, memory over 10,000
 events, and /v1/batch vs. single events. A second table sizes the Lambda
-functions from the same figures. The event mix is samples/events.jsonl,
-replayed. `--smoke` runs everything at a tiny size: it checks the machinery,
-its figures mean nothing.
+functions from the same figures. Then the bill (`bench.bill`): dollars per
+million events, line by line, for single events and batches, with and without
+the dedup table, from the AWS calls the service makes against moto. The event
+mix is samples/events.jsonl, replayed. `--smoke` runs everything at a tiny
+size: it checks the machinery, its figures mean nothing. `--only bill`
+measures the bill alone.
 """
 
 import argparse
@@ -24,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold, deployed
+from bench import bill, cold, deployed
 from bench.environment import REPO, child_environment, event_mix
+from bench.pricing import ONE_VCPU_MB
 from bench.stub import running_stub
 
 
@@ -47,8 +51,6 @@ RSS_GROWTH_TARGET_MIB = 1.0
 # What one request may add to the process, whatever its batch makes of its shared fields.
 REQUEST_GROWTH_TARGET_MIB = 64
 BATCH_TARGET = 5.0
-# Lambda gives a function one vCPU at this memory size, and CPU in proportion below it.
-ONE_VCPU_MB = 1769
 MEMORY_SIZES_MB = (128, 256, 512, 1024)
 
 
@@ -56,11 +58,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the figures to this file, as one JSON object")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the machinery")
+    parser.add_argument("--only", choices=["bill"], help="measure only the bill: what each event costs on AWS")
     args = parser.parse_args()
-    figures = measure(SMOKE if args.smoke else FULL)
-    print(table(figures))
-    print()
-    print(sizing_table(figures["sizing"]))
+    figures: dict[str, Any] = {}
+    if args.only is None:
+        figures = measure(SMOKE if args.smoke else FULL)
+        print(table(figures))
+        print()
+        print(sizing_table(figures["sizing"]))
+        print()
+    bill_figures, bill_tables = bill.measure_apart(args.smoke)
+    figures.update(bill_figures)
+    print(bill_tables)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -23,24 +23,32 @@ def child_environment(endpoint: str, bytecode_cache: str) -> dict[str, str]:
     """The `local` stage's settings with every AWS call sent to `endpoint`, through the standard AWS configuration.
 
     Deduplication is off (no `DEDUP_TABLE`): the floor is one bare SNS
-    publish. No configuration file is read, so the figures do not depend on
-    the machine's AWS profile. Every module's bytecode is cached in
-    `bytecode_cache`, ours and the SDK's alike, so that neither side of a
-    cold start pays for compiling (what a package without bytecode would).
+    publish. Every module's bytecode is cached in `bytecode_cache`, ours and
+    the SDK's alike, so that neither side of a cold start pays for compiling
+    (what a package without bytecode would).
+    """
+    environment = aws_environment(endpoint)
+    environment.pop("DEDUP_TABLE", None)
+    environment.update(PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=bytecode_cache)
+    return environment
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """This process's environment with the `local` stage's settings, every AWS call sent to `endpoint`.
+
+    No configuration file is read, so the figures do not depend on the
+    machine's AWS profile.
     """
     environment = {name: value for name, value in os.environ.items() if not name.startswith(_NOT_INHERITED)}
     environment.update(stage_environment("local"))
-    environment.pop("DEDUP_TABLE", None)
     environment.update(
         AWS_ENDPOINT_URL=endpoint,
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (the stub checks no signature)
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (neither the stub nor the emulator checks a signature)
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
-        PYTHONPATH=str(REPO),
-        PYTHONPYCACHEPREFIX=bytecode_cache,
     )
     return environment
 
