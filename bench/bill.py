@@ -127,10 +127,10 @@ def measure(requests: dict[str, int]) -> dict[str, Any]:
         # The metrics namespace is part of every log line: the priced stage's, not the local one's.
         os.environ["METRICS_NAMESPACE"] = stage_environment(PRICED_STAGE)["METRICS_NAMESPACE"]
         import app
-        from chalicelib.dynamodb import dynamodb_client
-        from chalicelib.publisher import sns_client
+        from chalicelib.dynamodb import dynamodb_clients
+        from chalicelib.publisher import sns_clients
 
-        counter = CallCounter(dynamodb_client(), sns_client())
+        counter = CallCounter(*dynamodb_clients(), *sns_clients())
         _provisioned(endpoint, dedup=True)
         # Clients, connections and thread pools are built on first use, once per Lambda container.
         for path in (PATHS[0], PATHS[2]):
