@@ -5,31 +5,19 @@
 moto (the emulator the tests use) answers every call the service makes, with
 real conditions and transactions, so the calls counted are the calls the code
 really makes. In its own process, its CPU time is not the measured process's
-and it does not compete for that process's GIL. Four changes from
+and it does not compete for that process's GIL. Three changes from
 `python -m moto.server`, so that what the client does, and so the CPU time
 measured, is what it does against AWS:
 
 - connections are kept alive, as AWS's endpoints and the service's client
   keep them: moto's server (werkzeug's) closes every one, which made each
   call open a new connection and doubled the client's CPU time per call;
-- moto's TransactWriteItems keeps a backup of the whole table for each item
-  of the transaction, so a claim of 100 events deep-copies the table 100
-  times and slows down as the table grows, past the service's 0.5 s read
-  timeout in the middle of a batch of 500. Here each table is copied once
-  per call: the same backup, since the copies are all made before the
-  transaction writes anything;
-- moto parses a condition expression twice per conditional write, which is
-  most of what a claim costs it; here each expression, with its names and
-  values, is parsed once and its syntax tree reused: a round's claims share
-  theirs;
-- moto's backends are not safe for concurrent calls (a table deep-copied
-  while a concurrent BatchWriteItem writes to it fails with a 500), and the
-  service makes up to 16 at a time: here they are answered one at a time,
-  as they would be anyway under moto's GIL.
+- moto as the tests and `make run` patch it (`tools.emulator`);
+- moto's backends are not safe for concurrent calls, and the service makes
+  up to 16 at a time: here they are answered one at a time, as they would
+  be anyway under moto's GIL.
 """
 
-import copy
-import json
 import os
 import socket
 import socketserver
@@ -43,6 +31,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.error import URLError
 from wsgiref import simple_server
+
+from tools.emulator import patch_moto
 
 STARTUP_SECONDS = 30.0
 Application = Callable[[dict[str, Any], Any], Any]
@@ -121,69 +111,6 @@ class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
 
 
-class _TablesCopiedOncePerTransaction:
-    """The `copy` module as moto's DynamoDB backend sees it: inside a transaction, each table is copied once."""
-
-    def __init__(self, table_class: type) -> None:
-        self._table_class = table_class
-        self._local = threading.local()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self._local.tables = {}
-        try:
-            yield
-        finally:
-            self._local.tables = None
-
-    def deepcopy(self, thing: Any, memo: dict[int, Any] | None = None) -> Any:
-        tables: dict[int, Any] | None = getattr(self._local, "tables", None)
-        if tables is None or not isinstance(thing, self._table_class):
-            return copy.deepcopy(thing, memo)
-        if id(thing) not in tables:
-            tables[id(thing)] = copy.deepcopy(thing, memo)
-        return tables[id(thing)]
-
-
-def _copy_tables_once(models: Any, table_class: type) -> None:
-    copies = _TablesCopiedOncePerTransaction(table_class)
-    transact_write_items = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items_copying_once(backend: Any, transact_items: list[dict[str, Any]]) -> None:
-        with copies.transaction():
-            transact_write_items(backend, transact_items)
-
-    models.copy = copies
-    models.DynamoDBBackend.transact_write_items = transact_write_items_copying_once
-
-
-# Distinct expressions kept before the cache starts again: a round's claims share one; a second moves on.
-_PARSED_KEPT = 10_000
-
-
-def _parse_conditions_once(parser_class: Any) -> None:
-    parse = parser_class.parse
-    parsed: dict[str, tuple[Any, list[str], list[str]]] = {}
-
-    def parse_once(parser: Any) -> Any:
-        key = json.dumps(
-            [parser.condition_expression, parser.expression_attribute_names, parser.expression_attribute_values],
-            sort_keys=True,
-        )
-        if key not in parsed:
-            tree = parse(parser)
-            if len(parsed) >= _PARSED_KEPT:
-                parsed.clear()
-            parsed[key] = (tree, list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
-            return tree
-        tree, names, values = parsed[key]
-        parser.expr_attr_names_found.extend(names)
-        parser.expr_attr_values_found.extend(values)
-        return tree
-
-    parser_class.parse = parse_once
-
-
 def _one_at_a_time(application: Application) -> Application:
     answering = threading.Lock()
 
@@ -196,15 +123,11 @@ def _one_at_a_time(application: Application) -> Application:
 
 def _serve(port: int) -> None:
     """moto's application on loopback, with the changes above."""
-    from moto.dynamodb import models
-    from moto.dynamodb.comparisons import ConditionExpressionParser
-    from moto.dynamodb.models.table import Table
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     # moto writes its own port into the URLs it hands out (an SQS queue's, for one).
     os.environ["MOTO_PORT"] = str(port)
-    _copy_tables_once(models, Table)
-    _parse_conditions_once(ConditionExpressionParser)
+    patch_moto()
     with _Server(("127.0.0.1", port), _KeepAlive) as server:
         server.set_app(_one_at_a_time(DomainDispatcherApplication(create_backend_app)))
         server.serve_forever()

@@ -63,6 +63,17 @@ RETENTION_SECONDS = 48 * 3600
 ROUND_SIZE = 100
 # BatchGetItem's limit.
 _READS_PER_CALL = 100
+# A claim record's attributes: which round holds it, its place there, until when, how long it is kept.
+_ATTRIBUTES = ("id", "claimed_by", "at", "until", "expiration")
+# PartiQL's INSERT is refused (DuplicateItem) for a key that has any record: a claim for a new event.
+_INSERT = 'INSERT INTO "{table}" VALUE {{' + ", ".join(f"'{name}': ?" for name in _ATTRIBUTES) + "}}"
+# BatchExecuteStatement's limit.
+_INSERTS_PER_CALL = 25
+# A statement failing with one of these did nothing, and may be sent again.
+_TRANSIENT_STATEMENT_ERRORS = frozenset(
+    {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError",
+     "TransactionConflict"}
+)  # fmt: skip
 _CLAIM_CONDITION = "attribute_not_exists(id) OR expiration < :now OR claimed_by = :token"
 _TAKE_OVER_CONDITION = f"{_CLAIM_CONDITION} OR claimed_by = :previous"
 # Records written before rounds had receipts say what they are; they expire within RETENTION_SECONDS.
@@ -152,23 +163,30 @@ class DedupTable:
         return record_key(account_id, message_id)
 
     def claim(self, keys: Sequence[str], deadline: Deadline, holders: Mapping[str, str]) -> Round:
-        """Claim a round of `keys`, one conditional write each, concurrently; their claims by position.
+        """Claim a round of `keys`; their claims by position.
 
-        `holders` names, for keys read back as claimable, the round whose claim
-        is taken over. A claim refused because of a claimable record is taken
-        over at once. A key this request has claimed before, in this round or
-        an earlier one, is a duplicate: one event sent twice in a batch is
-        published once.
+        A round's keys are inserted 25 to a call (PartiQL's INSERT, refused for
+        a key that has any record); those refused are read back and judged.
+        `holders` names, for keys read back as claimable earlier, the round
+        whose claim is taken over; such keys, and any judged claimable here,
+        are claimed by one conditional write each. A key this request has
+        claimed before, in this round or an earlier one, is a duplicate: one
+        event sent twice in a batch is published once.
         """
         fresh = [key for key in dict.fromkeys(keys) if key not in self._claimed]
         self._claimed.update(fresh)
         token = f"{self._request}.{self._rounds}"
         self._rounds += 1
         places = {key: place for place, key in enumerate(fresh)}
-        claims = self._claim_all(fresh, token, places, holders, deadline=deadline)
-        refused = {key: claim.holder for key, claim in claims.items() if claim.state is ClaimState.CLAIMABLE}
-        if refused:
-            claims.update(self._claim_all(list(refused), token, places, refused, deadline=deadline, taking_over=True))
+        new = [key for key in fresh if key not in holders]
+        claims = self._inserted(new, token, places, deadline) if len(new) > 1 else {}
+        found = [key for key in new if key not in claims]
+        claims.update(self._found(found, token, places, deadline) if len(new) > 1 else {})
+        claimable = {key: holders.get(key, "") for key in fresh if key not in claims}
+        claimable.update((key, claim.holder) for key, claim in claims.items() if claim.state is ClaimState.CLAIMABLE)
+        for last in (False, True):
+            claims.update(self._claim_each(claimable, token, places, deadline, last=last))
+            claimable = {key: claims[key].holder for key in claimable if claims[key].state is ClaimState.CLAIMABLE}
         return Round(token, [claims.pop(key, _REPEATED) for key in keys], places)
 
     def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
@@ -220,29 +238,100 @@ class DedupTable:
             return len(published)
         return 0
 
-    def _claim_all(
-        self,
-        keys: list[str],
-        token: str,
-        places: Mapping[str, int],
-        holders: Mapping[str, str],
-        *,
-        deadline: Deadline,
-        taking_over: bool = False,
+    def _inserted(self, keys: list[str], token: str, places: Mapping[str, int], deadline: Deadline) -> dict[str, Claim]:
+        """Claims made by inserting records, 25 to a call, concurrently; keys that have a record are left out."""
+        calls = [keys[start : start + _INSERTS_PER_CALL] for start in range(0, len(keys), _INSERTS_PER_CALL)]
+        answers = run_concurrently(
+            lambda call: self._insert(call, token, places, deadline), calls, deadline, _pool(), _overdue_insert
+        )
+        return {key: claim for claims in answers for key, claim in claims.items()}
+
+    def _insert(self, keys: list[str], token: str, places: Mapping[str, int], deadline: Deadline) -> dict[str, Claim]:
+        """One BatchExecuteStatement of INSERTs, statements that failed transiently sent again within the deadline.
+
+        An INSERT is refused for a key with any record, live, expired, or our
+        own from an attempt whose answer was lost: those are left out, for
+        `_found` to read and judge.
+        """
+        now = int(self._clock())
+        statement = _INSERT.format(table=self._table)
+        claims: dict[str, Claim] = {}
+        pending = list(keys)
+
+        def insert(client: "DynamoDBClient") -> None:
+            nonlocal pending
+            statements: Any = [{"Statement": statement, "Parameters": self._values(key, token, places[key], now)}
+                               for key in pending]  # fmt: skip
+            try:
+                answer = client.batch_execute_statement(Statements=statements)
+            except (ClientError, BotoCoreError) as error:
+                # INSERTs whose answer was lost are sent again: those that were made come back refused, and are read.
+                retry_unless_permanent(error)
+                raise
+            failed: dict[str, str] = {}
+            for key, response in zip(pending, answer.get("Responses", []), strict=True):
+                code = response.get("Error", {}).get("Code")
+                if code is None:
+                    claims[key] = _NEW
+                elif code in _TRANSIENT_STATEMENT_ERRORS:
+                    failed[key] = code
+                elif code != "DuplicateItem":
+                    claims[key] = Claim(ClaimState.UNREACHABLE, reason=code)
+            pending = list(failed)
+            if pending:
+                raise Retryable(next(iter(failed.values())))
+
+        try:
+            retrying(insert, deadline, self._patience, self._sleep)
+        except OutOfTime as out_of_time:
+            late = Claim(ClaimState.UNREACHABLE, reason=out_of_time.reason) if out_of_time.attempts else _LATE
+            claims.update((key, late) for key in pending)
+        except (ClientError, BotoCoreError) as error:
+            claims.update((key, Claim(ClaimState.UNREACHABLE, reason=failure_of(error)[1])) for key in pending)
+        return claims
+
+    def _found(self, keys: list[str], token: str, places: Mapping[str, int], deadline: Deadline) -> dict[str, Claim]:
+        """The claims of keys whose INSERT found a record: read (strongly consistent) and judged by its receipt."""
+        if not keys:
+            return {}
+        records: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), _READS_PER_CALL):
+            got = self._get(keys[start : start + _READS_PER_CALL], deadline, consistent=True)
+            if got is None:
+                return dict.fromkeys(keys, _UNREADABLE)
+            records.update(got)
+        now = self._clock()
+        live = {key: record for key, record in records.items() if float(record["expiration"]["N"]) >= now}
+        ours = {key for key, record in live.items() if record.get("claimed_by", {}).get("S") == token}
+        receipts = self._receipts([record for key, record in live.items() if key not in ours], deadline)
+        claims = {key: _NEW if key in ours else self._judged(record, receipts) for key, record in live.items()}
+        # Gone, or expired, since the INSERT: claimable as if new.
+        claims.update((key, Claim(ClaimState.CLAIMABLE)) for key in keys if key not in live)
+        return claims
+
+    def _claim_each(
+        self, holders: Mapping[str, str], token: str, places: Mapping[str, int], deadline: Deadline, *, last: bool
     ) -> dict[str, Claim]:
-        """Each key's claim, concurrently; records that refused them judged by their holders' receipts."""
+        """A conditional write per key, concurrently, taking over from the round `holders` names (if any).
+
+        A write refused by another delivery's record is judged by that round's
+        receipt, and may be claimable; on the `last` pass, one refused again
+        has lost the race to another delivery, which holds the event now.
+        """
+        keys = list(holders)
+        if not keys:
+            return {}
 
         def claim(key: str) -> Claim | dict[str, Any]:
-            return self._claim_one(key, token, places[key], holders.get(key), deadline)
+            return self._claim_one(key, token, places[key], holders[key] or None, deadline)
 
         answers = dict(zip(keys, run_concurrently(claim, keys, deadline, _pool(), _overdue_claim), strict=True))
         records = {key: answer for key, answer in answers.items() if isinstance(answer, dict)}
-        # A take-over refused again lost the race to another delivery: it holds the event now.
-        receipts = {} if taking_over else self._receipts(records.values(), deadline)
+        receipts = self._receipts(list(records.values()), deadline) if records else {}
         claims = {key: answer for key, answer in answers.items() if isinstance(answer, Claim)}
         for key, record in records.items():
-            judged = _UNREACHABLE_RECEIPT if receipts is None else self._judge(record, receipts)
-            if taking_over and judged.state is ClaimState.CLAIMABLE:
+            judged = self._judged(record, receipts)
+            if last and judged.state is ClaimState.CLAIMABLE:
                 judged = Claim(ClaimState.IN_PROGRESS, seconds_left=1)
             claims[key] = judged
         return claims
@@ -252,13 +341,7 @@ class DedupTable:
     ) -> Claim | dict[str, Any]:
         """One event's conditional claim, retried within the deadline: NEW, or the record that refused it."""
         now = int(self._clock())
-        item = {
-            "id": {"S": key},
-            "claimed_by": {"S": token},
-            "at": {"N": str(place)},
-            "until": {"N": str(now + self.claim_seconds)},
-            "expiration": {"N": str(now + RETENTION_SECONDS)},
-        }
+        item = dict(zip(_ATTRIBUTES, self._values(key, token, place, now), strict=True))
         values = {":now": {"N": str(now)}, ":token": {"S": token}}
         if previous is not None:
             values[":previous"] = {"S": previous}
@@ -291,6 +374,20 @@ class DedupTable:
             return Claim(ClaimState.UNREACHABLE, reason=out_of_time.reason) if out_of_time.attempts else _LATE
         except (ClientError, BotoCoreError) as error:
             return Claim(ClaimState.UNREACHABLE, reason=failure_of(error)[1])
+
+    def _values(self, key: str, token: str, place: int, now: int) -> list[Any]:
+        """A claim record's attribute values, in `_ATTRIBUTES`' order."""
+        return [
+            {"S": key},
+            {"S": token},
+            {"N": str(place)},
+            {"N": str(now + self.claim_seconds)},
+            {"N": str(now + RETENTION_SECONDS)},
+        ]
+
+    def _judged(self, record: dict[str, Any], receipts: Mapping[str, Receipt] | None) -> Claim:
+        """`_judge`, or unreachable if the receipts that would tell could not be read."""
+        return _UNREADABLE if receipts is None else self._judge(record, receipts)
 
     def _judge(self, record: dict[str, Any], receipts: Mapping[str, Receipt]) -> Claim:
         """What a record found for an event means for this delivery, by its round's receipt."""
@@ -369,8 +466,13 @@ def _places(record: dict[str, Any], name: str) -> frozenset[int]:
     return frozenset(int(place) for place in record.get(name, {}).get("NS", []))
 
 
-# A record found, whose round's receipt could not be read: neither published nor claimable, as far as we know.
-_UNREACHABLE_RECEIPT = Claim(ClaimState.UNREACHABLE, reason="the receipt of another delivery could not be read")
+# A record found that could not be read, or whose round's receipt could not: neither published nor claimable.
+_UNREADABLE = Claim(ClaimState.UNREACHABLE, reason="another delivery's record could not be read")
+
+
+def _overdue_insert(keys: list[str], started: bool) -> dict[str, Claim]:
+    """INSERTs not answered by the deadline: not published here; its round's receipt releases them if written."""
+    return dict.fromkeys(keys, _overdue_claim(keys[0], started))
 
 
 def _overdue_claim(key: str, started: bool) -> Claim:

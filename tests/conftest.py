@@ -23,6 +23,10 @@ from app import app  # noqa: E402
 from chalicelib.process_cache import forget_all  # noqa: E402
 from tests.aws import Deployment  # noqa: E402
 from tests.helpers import Api, configure  # noqa: E402
+from tools.emulator import patch_moto  # noqa: E402
+
+# moto as `make run` runs it: what the service's calls need of DynamoDB, as DynamoDB does it.
+patch_moto()
 
 
 @pytest.fixture

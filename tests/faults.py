@@ -103,8 +103,8 @@ def receipts(params: dict[str, Any]) -> bool:
 
 
 def claims(params: dict[str, Any]) -> bool:
-    """Whether a DynamoDB PutItem claims an event (rather than writing a round's receipt)."""
-    return "Item" in params and not receipts(params)
+    """Whether a DynamoDB call claims events: a batch's INSERTs, or a PutItem that is not a round's receipt."""
+    return "Statements" in params or ("Item" in params and not receipts(params))
 
 
 @contextmanager

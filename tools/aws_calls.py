@@ -31,8 +31,9 @@ from botocore.model import ServiceModel
 
 REPO = Path(__file__).resolve().parent.parent
 API_HANDLER = "api_handler"
-# Calls that IAM authorizes as other actions: PublishBatch as Publish.
-_AUTHORIZED_AS = {"sns:PublishBatch": "sns:Publish"}
+# Calls that IAM authorizes as other actions: PublishBatch as Publish, and a PartiQL batch by its
+# statements (the service's are INSERTs).
+_AUTHORIZED_AS = {"sns:PublishBatch": "sns:Publish", "dynamodb:BatchExecuteStatement": "dynamodb:PartiQLInsert"}
 _CHALICE_EVENT_DECORATORS = frozenset(
     {"authorizer", "lambda_function", "on_s3_event", "on_sns_message", "on_sqs_message", "on_cw_event", "schedule",
      "on_dynamodb_record", "on_kinesis_record", "on_ws_connect", "on_ws_message", "on_ws_disconnect"}

@@ -24,6 +24,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from chalicelib.keys import KeyStore
+from tools.emulator import patch_moto
 from tools.provision import provision, stage_environment
 
 STAGE = "local"
@@ -79,6 +80,7 @@ def emulator(port: int) -> Iterator[str]:
     """moto's server on loopback, for as long as the block runs."""
     # Werkzeug logs every emulator call; the service's own log lines are what matter here.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    patch_moto()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

@@ -47,20 +47,21 @@ def test_the_claim_and_its_rounds_receipt_say_published_for_the_retention_window
     assert RETENTION_SECONDS >= 24 * 3600
 
 
-def test_a_first_delivery_writes_one_claim_per_event_and_one_receipt_per_hundred(
+def test_a_first_delivery_writes_one_claim_per_event_and_one_receipt_per_hundred_and_reads_nothing(
     deduplicating: tuple[Api, Deployment],
 ) -> None:
     api, deployment = deduplicating
     calls: list[str] = []
 
     def count(model: Any, params: dict[str, Any], **kwargs: Any) -> None:
-        if params.get("TableName") == DEDUP_TABLE or DEDUP_TABLE in params.get("RequestItems", {}):
+        statements = " ".join(statement["Statement"] for statement in params.get("Statements", []))
+        if DEDUP_TABLE in (params.get("TableName"), *params.get("RequestItems", {})) or DEDUP_TABLE in statements:
             calls.append(model.name)
 
     with hooked(dynamodb_clients(), "before-parameter-build.dynamodb", count):
         assert api.post(batch(*[f"m-{n}" for n in range(250)]), path="/v1/batch").status_code == 200
-    # THEN nothing was read, and every write was one event's claim or one round's receipt
-    assert sorted(Counter(calls).items()) == [("PutItem", 250 + 3)]
+    # THEN nothing was read: 25 events were claimed per call, and each round of a hundred settled by one receipt
+    assert sorted(Counter(calls).items()) == [("BatchExecuteStatement", 10), ("PutItem", 3)]
     assert len(deployment.dedup_records()) == 250 + 3
 
 
@@ -264,12 +265,14 @@ def test_a_claim_window_shorter_than_a_request_is_a_misconfiguration(
     assert message_ids(deployment) == []
 
 
-@pytest.mark.parametrize("body", [EVENT, batch("m-1", "m-2")], ids=["event", "batch"])
+@pytest.mark.parametrize(
+    ("body", "claim"), [(EVENT, "PutItem"), (batch("m-1", "m-2"), "BatchExecuteStatement")], ids=["event", "batch"]
+)
 def test_an_unreachable_dedup_table_has_its_own_reason_not_a_concurrent_delivery(
-    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], body: dict[str, Any]
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], body: dict[str, Any], claim: str
 ) -> None:
     api, deployment = deduplicating
-    with dynamodb_unreachable("PutItem"):
+    with dynamodb_unreachable(claim):
         response = api.post(body, path="/v1/batch" if "batch" in body else "/v1/segment")
     assert response.status_code == 503
     assert "the deduplication table is unavailable (EndpointConnectionError)" in answer_of(response)["message"]

@@ -100,7 +100,7 @@ class Faults:
                 ]
         for dynamodb in dynamodb_clients():
             fault = functools.partial(self.dynamodb_fault, timeout=waits_for(dynamodb))
-            for operation in ("PutItem", "BatchGetItem"):
+            for operation in ("PutItem", "BatchExecuteStatement", "BatchGetItem"):
                 hooks += [
                     (dynamodb, f"before-parameter-build.dynamodb.{operation}", self.note_dynamodb),
                     (dynamodb, f"before-call.dynamodb.{operation}", fault),
@@ -130,6 +130,9 @@ class Faults:
             context["completing"] = [self.claimed[(token, int(place))] for place in places]
         elif record_id:
             self.claimed[(item["claimed_by"]["S"], int(item["at"]["N"]))] = self.completions[record_id]
+        for statement in params.get("Statements", []):
+            record_id, holder, place = (value.get("S") or value.get("N") for value in statement["Parameters"][:3])
+            self.claimed[(str(holder), int(str(place)))] = self.completions[str(record_id)]
 
     def sns_fault(self, model: Any, timeout: float, **kwargs: Any) -> Any:
         if self.rng.random() >= SNS_FAULT_RATE:

@@ -7,6 +7,8 @@ and Segment's retries finish the work without publishing anything twice.
 
 import contextlib
 import functools
+import itertools
+import os
 import re
 import time
 from collections import Counter
@@ -18,6 +20,7 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_clients
+from chalicelib.publisher import READ_TIMEOUT_SECONDS as SNS_READ_TIMEOUT_SECONDS
 from chalicelib.publisher import sns_clients
 from tests.aws import Deployment
 from tests.faults import claims, hooked, receipts, waits_for
@@ -121,7 +124,9 @@ def test_claims_that_take_too_long_are_a_503_in_time_and_nothing_is_published(
 ) -> None:
     api, deployment = deduplicating
     # GIVEN every claim takes the whole read timeout: answered, or not
-    with slow(dynamodb_clients(), ("PutItem",), READ_TIMEOUT_SECONDS, answered=answered, only=claims):
+    with slow(
+        dynamodb_clients(), ("PutItem", "BatchExecuteStatement"), READ_TIMEOUT_SECONDS, answered=answered, only=claims
+    ):
         response, seconds = timed(api, batch(300))
     # THEN the answer is in time; what was claimed was published, nothing else was, and the log says why
     assert (response.status_code, seconds < SEGMENT_TIMEOUT_SECONDS) == (503, True)
@@ -150,3 +155,63 @@ def test_receipts_that_hang_still_answer_200_in_time_and_a_redelivery_waits(
     assert again.status_code == 503
     assert 1 <= int(again.headers["Retry-After"]) <= 30
     assert deployment.delivered_anywhere() == []
+
+
+# Segment sends a batch of up to 2,500 events; `make fuzz` runs the progress cases at that size.
+PROGRESS_EVENTS = int(os.environ.get("PROGRESS_EVENTS", "2500"))
+MAX_DELIVERIES = 40
+UNRECORDED = re.compile(r"(?P<unrecorded>\d+) published but not recorded")
+
+
+def consistent_reads(params: dict[str, Any]) -> bool:
+    return all(request.get("ConsistentRead") for request in params.get("RequestItems", {}).values())
+
+
+def read_backs(params: dict[str, Any]) -> bool:
+    """A batch sent again reads its records back with eventually consistent reads."""
+    return not consistent_reads(params)
+
+
+SlowCall = tuple[Callable[[], list[Any]], tuple[str, ...], float, Callable[[dict[str, Any]], bool]]
+SLOW_CALLS: dict[str, SlowCall] = {
+    "claims": (dynamodb_clients, ("BatchExecuteStatement", "PutItem"), READ_TIMEOUT_SECONDS + 0.1, claims),
+    "read-back": (dynamodb_clients, ("BatchGetItem",), READ_TIMEOUT_SECONDS + 0.1, read_backs),
+    "publishes": (sns_clients, ("Publish", "PublishBatch"), SNS_READ_TIMEOUT_SECONDS + 0.1, lambda params: True),
+    "receipts": (dynamodb_clients, ("PutItem",), READ_TIMEOUT_SECONDS + 0.1, receipts),
+}
+
+
+@pytest.mark.parametrize("call", list(SLOW_CALLS))
+def test_a_large_batch_gets_further_on_every_delivery_whichever_call_answers_just_past_its_timeout(
+    deduplicating: tuple[Api, Deployment], call: str
+) -> None:
+    api, deployment = deduplicating
+    clients, operations, seconds, only = SLOW_CALLS[call]
+    body = batch(PROGRESS_EVENTS)
+    # GIVEN a fifth of the batch was published by an earlier batch, so that sending it is sending it again
+    assert api.post({"batch": body["batch"][: PROGRESS_EVENTS // 5]}, path="/v1/batch").status_code == 200
+    published: Counter[str] = Counter(item.event["messageId"] for item in deployment.delivered_anywhere())
+    answers: list[tuple[int, float, int]] = []
+    perhaps = 0
+    # WHEN every such call answers just after the client stopped waiting for it
+    with slow(clients(), operations, seconds, only=only):
+        # WHEN Segment sends the batch, and again after each 5xx; a claim window passes before the retry
+        for _ in range(MAX_DELIVERIES):
+            response, took = timed(api, body)
+            published.update(item.event["messageId"] for item in deployment.delivered_anywhere())
+            answers.append((response.status_code, took, len(published)))
+            message = answer_of(response).get("message", "")
+            perhaps += sum(int(found) for found in re.findall(r"(\d+) perhaps published", message))
+            perhaps += sum(int(found["unrecorded"]) for found in UNRECORDED.finditer(message))
+            perhaps += answer_of(response).get("unrecorded", 0)
+            if response.status_code == 200:
+                break
+            deployment.expire_claims_in_progress()
+    # THEN every answer came in time; each delivery published more; the last was a 200, every event published,
+    # each once, or twice at most where an answer said it was perhaps published
+    assert all(took < SEGMENT_TIMEOUT_SECONDS for _, took, _ in answers), answers
+    assert answers[-1][0] == 200, answers
+    progress = [count for _, _, count in answers]
+    assert all(later > earlier for earlier, later in itertools.pairwise(progress[:-1])), answers
+    assert set(published) == {event["messageId"] for event in body["batch"]}
+    assert published.total() - len(published) <= perhaps, (answers, perhaps)
