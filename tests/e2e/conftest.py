@@ -4,6 +4,7 @@ The runner starts moto's server and `chalice local --stage local` as its child;
 tests talk to both over real HTTP.
 """
 
+import contextlib
 import json
 import os
 import queue
@@ -65,6 +66,15 @@ class Spawned:
                     raise RuntimeError(f"{self.process.args!r} exited:\n{text}") from None
         return text
 
+    def read_for(self, seconds: float) -> str:
+        """Everything printed so far and in the next `seconds`."""
+        deadline = time.monotonic() + seconds
+        text = ""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                text += self.output.get(timeout=max(0.0, deadline - time.monotonic()))
+        return text
+
     def stop(self, stop_signal: int = signal.SIGINT) -> int:
         """Signal the process group, as Ctrl-C in its terminal would, and wait for it to end."""
         if self.process.poll() is None:
@@ -74,12 +84,10 @@ class Spawned:
 
 def spawn(command: list[str]) -> Spawned:
     """`command` started from the repository, its output read as it comes."""
-    # Nothing written under the project meanwhile: `make run` restarts the service on any change.
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     process = subprocess.Popen(
         command,
         cwd=REPO,
-        env=environment,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -128,11 +136,11 @@ def published_message_ids(aws_endpoint: str, event_type: str) -> list[str]:
     return message_ids
 
 
-def start_local_run(port: int | None = None, aws_port: int | None = None) -> LocalRun:
-    """The runner on its own, without reloading: the test run writes caches under the project."""
+def start_local_run(port: int | None = None, aws_port: int | None = None, reload: bool = False) -> LocalRun:
+    """The runner on its own; without `reload` unless asked, so that no test meets a restarting service."""
     port, aws_port = port or free_port(), aws_port or free_port()
-    runner = [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY, "--no-reload"]
-    return _with_banner(spawn(runner), port, aws_port)
+    runner = [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY]
+    return _with_banner(spawn(runner if reload else [*runner, "--no-reload"]), port, aws_port)
 
 
 class Terminals:

@@ -1,13 +1,17 @@
 """`make run` end to end: the emulator and `chalice local` in subprocesses, over real HTTP."""
 
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,7 +28,7 @@ from tests.e2e.conftest import (
     make_command,
     start_local_run,
 )
-from tools.run_local import port_is_free
+from tools.run_local import POLL_SECONDS, port_is_free
 
 SAMPLES = REPO / "samples" / "events.jsonl"
 
@@ -213,3 +217,42 @@ def test_a_port_in_use_is_reported_instead_of_half_starting() -> None:
         )
     assert result.returncode == 1
     assert f"port {busy} is in use" in result.stdout
+
+
+@pytest.fixture
+def reloading_run() -> Iterator[LocalRun]:
+    """The runner as `make run` starts it: restarting the service when the code changes."""
+    run = start_local_run(reload=True)
+    yield run
+    run.stop()
+
+
+def test_a_change_to_the_code_restarts_the_service_which_answers_again(reloading_run: LocalRun) -> None:
+    # GIVEN a module of the service's code, and a run that has printed all it had to say
+    module = REPO / "chalicelib" / "__init__.py"
+    saved = module.stat()
+    reloading_run.spawned.read_for(0)
+    try:
+        # WHEN the module is saved again
+        os.utime(module, ns=(saved.st_atime_ns, time.time_ns()))
+        # THEN the runner names it and starts the service again, which answers
+        reloading_run.spawned.read_until(
+            lambda text: "Serving on" in text.partition("reloading: chalicelib/__init__.py changed")[2], timeout=30
+        )
+        assert post(reloading_run, basic_auth(DEMO_KEY), {"type": "identify", "userId": "u1"}).status_code == 200
+    finally:
+        os.utime(module, ns=(saved.st_atime_ns, saved.st_mtime_ns))
+
+
+def test_files_written_outside_the_code_do_not_restart_the_service(reloading_run: LocalRun) -> None:
+    # GIVEN a run that has printed all it had to say
+    reloading_run.spawned.read_for(0)
+    # WHEN an install writes a hundred files under the project, as pip does in .venv and npm in node_modules
+    with tempfile.TemporaryDirectory(dir=REPO, prefix=".e2e-install-") as installed:
+        for number in range(100):
+            (Path(installed) / f"module_{number}.py").write_text("VALUE = 1\n")
+        # THEN three looks at the code later, nothing was restarted
+        printed = reloading_run.spawned.read_for(3 * POLL_SECONDS)
+    assert "reloading" not in printed
+    assert "Serving on" not in printed
+    assert post(reloading_run, basic_auth(DEMO_KEY), {"type": "identify", "userId": "u1"}).status_code == 200
