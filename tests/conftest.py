@@ -24,6 +24,20 @@ from chalicelib.process_cache import forget_all  # noqa: E402
 from tests.aws import Deployment  # noqa: E402
 from tests.helpers import Api, configure  # noqa: E402
 
+E2E = Path(__file__).parent / "e2e"
+# An end-to-end test starts servers and subprocesses and waits on real HTTP: on two busy cores, the
+# longest takes 40 s, and its module's first test also starts `make run`.
+E2E_TIMEOUT_SECONDS = 300
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests get a longer time limit than pyproject's, unless the command line gave one for all."""
+    if config.getoption("timeout") is not None:
+        return
+    for item in items:
+        if E2E in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_SECONDS))
+
 
 @pytest.fixture
 def aws() -> Iterator[None]:
