@@ -25,6 +25,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from chalicelib.keys import KeyStore
+from tools import process_groups
 from tools.provision import provision, stage_environment
 from tools.watched_files import WatchedFiles
 
@@ -135,13 +136,7 @@ def chalice_local(port: int, aws_endpoint: str) -> Iterator[subprocess.Popen[byt
     try:
         yield service
     finally:
-        if service.poll() is None:
-            os.killpg(service.pid, signal.SIGTERM)
-            try:
-                service.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(service.pid, signal.SIGKILL)
-                service.wait()
+        process_groups.stop(service, signal.SIGTERM, grace=10)
 
 
 def wait_until_answering(url: str, service: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
