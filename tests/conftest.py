@@ -1,8 +1,10 @@
 """Fixtures: the real Chalice app, on moto, with a deployment's topics, queues and key table."""
 
 import os
-from collections.abc import Iterator
+import signal
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -27,6 +29,47 @@ from tools.emulator import patch_moto  # noqa: E402
 
 # moto as `make run` runs it: what the service's calls need of DynamoDB, as DynamoDB does it.
 patch_moto()
+
+E2E = Path(__file__).parent / "e2e"
+# An end-to-end test starts servers and subprocesses and waits on real HTTP: on two busy cores, the
+# longest takes 40 s, and its module's first test also starts `make run`.
+E2E_TIMEOUT_SECONDS = 300
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests get a longer time limit than pyproject's, unless the command line gave one for all."""
+    if config.getoption("timeout") is not None:
+        return
+    for item in items:
+        if E2E in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_SECONDS))
+
+
+class OutOfTime(BaseException):
+    """A test past its time limit.
+
+    Not pytest's `Failed`, which pytest-timeout raises: hypothesis takes that for
+    a failing example and runs more of them, shrinking, with no limit left.
+    Neither hypothesis nor an `except Exception` catches this; pytest reports the
+    test failed and still runs its fixtures' teardown.
+    """
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: object) -> Generator[None, object, object]:
+    """pytest-timeout's signal handler (it dumps every thread's stack), raising `OutOfTime` in place of `Failed`."""
+    armed = yield
+    dump_and_fail = signal.getsignal(signal.SIGALRM)
+    if callable(dump_and_fail):
+
+        def out_of_time(signum: int, frame: FrameType | None) -> None:
+            try:
+                dump_and_fail(signum, frame)
+            except pytest.fail.Exception as failed:
+                raise OutOfTime(str(failed)) from None
+
+        signal.signal(signal.SIGALRM, out_of_time)
+    return armed
 
 
 @pytest.fixture

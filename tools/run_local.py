@@ -3,8 +3,9 @@
 Starts moto's server in this process, creates what the `local` stage names
 (a topic per event type with a queue subscribed to each, the API-key table and
 a demo key), then `chalice local --stage local` pointed at it through
-`AWS_ENDPOINT_URL`. Once the service answers it prints how to use it; Ctrl-C
-stops everything it started.
+`AWS_ENDPOINT_URL`. Once the service answers it prints how to use it, then
+restarts it whenever the code or the stage configuration changes (and nothing
+else: see `tools.watched_files`). Ctrl-C stops everything it started.
 """
 
 import argparse
@@ -24,13 +25,17 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from chalicelib.keys import KeyStore
+from tools import process_groups
 from tools.emulator import patch_moto
 from tools.provision import provision, stage_environment
+from tools.watched_files import WatchedFiles
 
 STAGE = "local"
 DEMO_KEY = "emma-local-demo-key"
 DEMO_ACCOUNT = "1001"
 REPO = Path(__file__).resolve().parent.parent
+# How often the code's files are looked at: a restart follows a save within a second.
+POLL_SECONDS = 1.0
 # Nothing started here may reach real AWS, whatever the shell has configured.
 EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -66,13 +71,40 @@ def _run(args: argparse.Namespace) -> int:
         provision(environment, endpoint_url=aws_endpoint)
         keys = KeyStore(boto3.client("dynamodb", endpoint_url=aws_endpoint), environment["API_KEYS_TABLE"])
         keys.create(DEMO_ACCOUNT, key=args.demo_key)
-        with chalice_local(args.port, aws_endpoint, reload=not args.no_reload) as service:
-            url = f"http://127.0.0.1:{args.port}"
-            if not wait_until_answering(url, service):
-                print("chalice local did not start; see its output above")
-                return 1
-            print(banner(args.port, args.aws_port, args.demo_key), flush=True)
+        return _serve(args, aws_endpoint)
+
+
+def _serve(args: argparse.Namespace, aws_endpoint: str) -> int:
+    """chalice local, and the banner once it answers; its exit code or, reloading, a restart per change until Ctrl-C."""
+    watched = WatchedFiles(REPO)
+    with chalice_local(args.port, aws_endpoint) as service:
+        if not wait_until_answering(f"http://127.0.0.1:{args.port}", service):
+            print("chalice local did not start; see its output above")
+            return 1
+        print(banner(args.port, args.aws_port, args.demo_key), flush=True)
+        if args.no_reload:
             return service.wait()
+        changed = _next_change(watched, service)
+    # Until Ctrl-C or a kill.
+    while True:
+        print(f"reloading: {', '.join(changed)} changed", flush=True)
+        with chalice_local(args.port, aws_endpoint) as service:
+            changed = _next_change(watched, service)
+
+
+def _next_change(watched: WatchedFiles, service: subprocess.Popen[bytes]) -> list[str]:
+    """The watched files that changed, once some have.
+
+    A service that exits meanwhile (an import error in the code being edited)
+    is said to have; the next change starts it again.
+    """
+    said_exited = False
+    while not (changed := watched.changes()):
+        if service.poll() is not None and not said_exited:
+            print(f"chalice local exited ({service.returncode}): it starts again when the code changes", flush=True)
+            said_exited = True
+        time.sleep(POLL_SECONDS)
+    return changed
 
 
 @contextmanager
@@ -90,16 +122,15 @@ def emulator(port: int) -> Iterator[str]:
 
 
 @contextmanager
-def chalice_local(port: int, aws_endpoint: str, reload: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+def chalice_local(port: int, aws_endpoint: str) -> Iterator[subprocess.Popen[bytes]]:
     """`chalice local --stage local` in its own process group, stopped with everything it forked.
 
-    With `reload`, it restarts whenever a file under the project changes, as an
-    engineer editing the code wants; a test run, which writes caches there, does not.
+    Never with chalice's own reloader, which polls every file of the project:
+    `make run` restarts it itself, for the files that matter.
     """
     chalice = Path(sys.executable).parent / "chalice"
-    reloading = "--autoreload" if reload else "--no-autoreload"
     service = subprocess.Popen(
-        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port), reloading],
+        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
         cwd=REPO,
         env={**os.environ, "AWS_ENDPOINT_URL": aws_endpoint},
         start_new_session=True,
@@ -107,13 +138,7 @@ def chalice_local(port: int, aws_endpoint: str, reload: bool = False) -> Iterato
     try:
         yield service
     finally:
-        if service.poll() is None:
-            os.killpg(service.pid, signal.SIGTERM)
-            try:
-                service.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(service.pid, signal.SIGKILL)
-                service.wait()
+        process_groups.stop(service, signal.SIGTERM, grace=10)
 
 
 def wait_until_answering(url: str, service: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
@@ -185,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="the service's port (default 8000)")
     parser.add_argument("--aws-port", type=int, default=5001, help="the AWS emulator's port (default 5001)")
     parser.add_argument("--demo-key", default=DEMO_KEY, help=f"the demo API key to create (default {DEMO_KEY})")
-    parser.add_argument("--no-reload", action="store_true", help="do not restart chalice local when files change")
+    parser.add_argument("--no-reload", action="store_true", help="do not restart chalice local when the code changes")
     return parser
 
 

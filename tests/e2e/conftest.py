@@ -1,9 +1,12 @@
 """The service as an engineer runs it: `make run`, or its runner, in a subprocess on free ports.
 
 The runner starts moto's server and `chalice local --stage local` as its child;
-tests talk to both over real HTTP.
+tests talk to both over real HTTP. Whatever a test starts is stopped, process
+group and all, when it ends: passed, failed or out of time (every test has a
+time limit, see tests/conftest.py).
 """
 
+import contextlib
 import json
 import os
 import queue
@@ -24,6 +27,7 @@ import requests
 
 from chalicelib.keys import KeyStore
 from tests.faultproxy import FaultProxy
+from tools import process_groups
 from tools.provision import provision, stage_environment, tail_queue_name
 from tools.run_local import chalice_local, emulator, wait_until_answering
 
@@ -34,6 +38,8 @@ BANNER_END = "Ctrl-C stops everything"
 RUNNER = [sys.executable, "-m", "tools.run_local"]
 # The virtualenv these tests run in: `make` targets run with it too.
 VENV = Path(sys.prefix)
+# How long a stopped run has to stop what it started (chalice local gets 10 s) before all of it is killed.
+STOP_SECONDS = 20
 
 
 def free_port() -> int:
@@ -65,21 +71,30 @@ class Spawned:
                     raise RuntimeError(f"{self.process.args!r} exited:\n{text}") from None
         return text
 
+    def read_for(self, seconds: float) -> str:
+        """Everything printed so far and in the next `seconds`."""
+        deadline = time.monotonic() + seconds
+        text = ""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                text += self.output.get(timeout=max(0.0, deadline - time.monotonic()))
+        return text
+
     def stop(self, stop_signal: int = signal.SIGINT) -> int:
-        """Signal the process group, as Ctrl-C in its terminal would, and wait for it to end."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, stop_signal)
-        return self.process.wait(timeout=20)
+        """Signal the process group, as Ctrl-C in its terminal would; its exit code once all it started is gone.
+
+        Whatever is left after STOP_SECONDS, or when the wait is cut short by the
+        test's time limit, is killed: its group, and the groups its children made.
+        """
+        return process_groups.stop(self.process, stop_signal, grace=STOP_SECONDS)
 
 
 def spawn(command: list[str]) -> Spawned:
     """`command` started from the repository, its output read as it comes."""
-    # Nothing written under the project meanwhile: `make run` restarts the service on any change.
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     process = subprocess.Popen(
         command,
         cwd=REPO,
-        env=environment,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -128,23 +143,46 @@ def published_message_ids(aws_endpoint: str, event_type: str) -> list[str]:
     return message_ids
 
 
-def start_local_run(port: int | None = None, aws_port: int | None = None) -> LocalRun:
-    """The runner on its own, without reloading: the test run writes caches under the project."""
+def run_command(command: list[str], timeout: float, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`command` run from the repository to its end, in a process group that is killed whole afterwards.
+
+    Unlike `subprocess.run`, which kills only the process it started, a timeout
+    (or the test's time limit) leaves nothing behind: not `make`'s children, nor
+    a server the command started.
+    """
+    with subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        finally:
+            process_groups.stop(process, signal.SIGKILL, grace=0)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def start_local_run(port: int | None = None, aws_port: int | None = None, reload: bool = False) -> LocalRun:
+    """The runner on its own; without `reload` unless asked, so that no test meets a restarting service."""
     port, aws_port = port or free_port(), aws_port or free_port()
-    runner = [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY, "--no-reload"]
-    return _with_banner(spawn(runner), port, aws_port)
+    runner = [*RUNNER, "--port", str(port), "--aws-port", str(aws_port), "--demo-key", DEMO_KEY]
+    return _with_banner(spawn(runner if reload else [*runner, "--no-reload"]), port, aws_port)
 
 
 class Terminals:
     """`make` commands started as an engineer starts them, each as if in a terminal of its own."""
 
-    def __init__(self) -> None:
-        self.started: list[Spawned] = []
+    def __init__(self, stops: contextlib.ExitStack) -> None:
+        self._stops = stops
 
     def make(self, line: str) -> Spawned:
-        """`line`, a `make` command as printed for a user, running."""
+        """`line`, a `make` command as printed for a user, running until the test ends."""
         spawned = spawn(make_command(line))
-        self.started.append(spawned)
+        self._stops.callback(spawned.stop)
         return spawned
 
     def make_run(self, port: int, aws_port: int, demo_key: str | None = None) -> LocalRun:
@@ -152,17 +190,12 @@ class Terminals:
         line = f"make run PORT={port} AWS_PORT={aws_port}" + (f" DEMO_KEY={demo_key}" if demo_key else "")
         return _with_banner(self.make(line), port, aws_port)
 
-    def stop_all(self) -> None:
-        for spawned in reversed(self.started):
-            spawned.stop()
-
 
 @pytest.fixture
 def terminals() -> Iterator[Terminals]:
-    """Whatever a test starts in its terminals is stopped when it ends, passed or failed."""
-    started = Terminals()
-    yield started
-    started.stop_all()
+    """Whatever a test starts in its terminals is stopped when it ends, the last first, even if one stop fails."""
+    with contextlib.ExitStack() as stops:
+        yield Terminals(stops)
 
 
 def make_command(line: str) -> list[str]:

@@ -8,14 +8,13 @@ for a deletion request. What each event became is read back from the tail queue 
 
 import json
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DEMO_KEY, LocalRun
+from tests.e2e.conftest import DEMO_KEY, LocalRun, run_command
 
 REPO = Path(__file__).resolve().parents[2]
 ACTIONS = REPO / "segment-actions"
@@ -46,9 +45,7 @@ def service(local_run: LocalRun, built: Path) -> LocalRun:
 
 def run_destination(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each call's outcome, from one run of the node script."""
-    finished = subprocess.run(
-        ["node", str(DRIVER)], input=json.dumps(calls), capture_output=True, text=True, timeout=60, check=False
-    )
+    finished = run_command(["node", str(DRIVER)], timeout=60, stdin=json.dumps(calls))
     assert finished.returncode == 0, finished.stderr
     outcomes: list[dict[str, Any]] = json.loads(finished.stdout)
     return outcomes

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import run_command
+
 KEYS = (
     "warm_ratio",
     "deployed_cold_ratio",
@@ -58,9 +59,8 @@ def test_the_bill_runs_alone(tmp_path: Path) -> None:
 
 
 def _bench(*options: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *options], cwd=REPO, capture_output=True, text=True, timeout=240, check=False
-    )
+    """`python -m bench` and the servers it starts (moto's, the stub's), stopped together if it runs out of time."""
+    return run_command([sys.executable, "-m", "bench", *options], timeout=240)
 
 
 def _assert_bill(figures: dict[str, Any]) -> None:

@@ -1,13 +1,16 @@
 """`make run` end to end: the emulator and `chalice local` in subprocesses, over real HTTP."""
 
 import json
+import os
 import re
 import signal
 import socket
-import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -22,9 +25,10 @@ from tests.e2e.conftest import (
     Terminals,
     free_port,
     make_command,
+    run_command,
     start_local_run,
 )
-from tools.run_local import port_is_free
+from tools.run_local import POLL_SECONDS, port_is_free
 
 SAMPLES = REPO / "samples" / "events.jsonl"
 
@@ -38,7 +42,7 @@ def post(run: LocalRun, authorization: str | None, event: dict[str, object]) -> 
 
 def test_the_banner_curl_sends_an_identify_that_is_answered_200_and_published(local_run: LocalRun) -> None:
     [curl] = [line.strip() for line in local_run.banner.splitlines() if line.strip().startswith("curl ")]
-    result = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True)
+    result = run_command(["bash", "-c", curl], timeout=30)
     assert re.search(r"^HTTP/1\.[01] 200", result.stdout, re.MULTILINE), result.stdout
     message_id = json.loads(result.stdout.rsplit("\n", 1)[-1])["messageId"]
     assert message_id in local_run.published("identify")
@@ -59,13 +63,8 @@ def expected_by_type() -> dict[str, set[str]]:
 
 
 def test_the_demo_events_of_every_type_land_in_their_topics_queues(local_run: LocalRun) -> None:
-    sent = subprocess.run(
-        [sys.executable, "-m", "tools.send", "--url", local_run.endpoint, "--key", DEMO_KEY, str(SAMPLES)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    sent = run_command(
+        [sys.executable, "-m", "tools.send", "--url", local_run.endpoint, "--key", DEMO_KEY, str(SAMPLES)], timeout=60
     )
     assert sent.returncode == 0, sent.stdout + sent.stderr
     expected = expected_by_type()
@@ -172,9 +171,9 @@ def test_the_banners_commands_reach_a_run_on_other_ports_as_printed(terminals: T
     [demo] = [command for command in commands if command.startswith("make demo")]
     [tail_command] = [command for command in commands if command.startswith("make tail")]
     tail = terminals.make(tail_command)
-    sent = subprocess.run(make_command(demo), cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    sent = run_command(make_command(demo), timeout=60)
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True).stdout
+    answer = run_command(["bash", "-c", curl], timeout=30).stdout
     expected = {json.loads(answer.rsplit("\n", 1)[-1])["messageId"]}.union(*expected_by_type().values())
     tail.read_until(lambda text: expected <= printed_message_ids(text), timeout=30)
 
@@ -190,9 +189,7 @@ def test_the_banners_commands_reach_a_run_on_other_ports_as_printed(terminals: T
 def test_demo_and_tail_say_at_once_that_nothing_answers_on_their_port(command: str, complaint: str) -> None:
     port = free_port()
     started = time.monotonic()
-    result = subprocess.run(
-        make_command(command.format(port=port)), cwd=REPO, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_command(make_command(command.format(port=port)), timeout=60)
     assert result.returncode != 0
     assert complaint.format(port=port) in result.stdout + result.stderr
     assert time.monotonic() - started < 10
@@ -203,13 +200,45 @@ def test_a_port_in_use_is_reported_instead_of_half_starting() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         busy = holder.getsockname()[1]
-        result = subprocess.run(
-            [*RUNNER, "--port", str(busy), "--aws-port", str(free_port())],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_command([*RUNNER, "--port", str(busy), "--aws-port", str(free_port())], timeout=60)
     assert result.returncode == 1
     assert f"port {busy} is in use" in result.stdout
+
+
+@pytest.fixture
+def reloading_run() -> Iterator[LocalRun]:
+    """The runner as `make run` starts it: restarting the service when the code changes."""
+    run = start_local_run(reload=True)
+    yield run
+    run.stop()
+
+
+def test_a_change_to_the_code_restarts_the_service_which_answers_again(reloading_run: LocalRun) -> None:
+    # GIVEN a module of the service's code, and a run that has printed all it had to say
+    module = REPO / "chalicelib" / "__init__.py"
+    saved = module.stat()
+    reloading_run.spawned.read_for(0)
+    try:
+        # WHEN the module is saved again
+        os.utime(module, ns=(saved.st_atime_ns, time.time_ns()))
+        # THEN the runner names it and starts the service again, which answers
+        reloading_run.spawned.read_until(
+            lambda text: "Serving on" in text.partition("reloading: chalicelib/__init__.py changed")[2], timeout=30
+        )
+        assert post(reloading_run, basic_auth(DEMO_KEY), {"type": "identify", "userId": "u1"}).status_code == 200
+    finally:
+        os.utime(module, ns=(saved.st_atime_ns, saved.st_mtime_ns))
+
+
+def test_files_written_outside_the_code_do_not_restart_the_service(reloading_run: LocalRun) -> None:
+    # GIVEN a run that has printed all it had to say
+    reloading_run.spawned.read_for(0)
+    # WHEN an install writes a hundred files under the project, as pip does in .venv and npm in node_modules
+    with tempfile.TemporaryDirectory(dir=REPO, prefix=".e2e-install-") as installed:
+        for number in range(100):
+            (Path(installed) / f"module_{number}.py").write_text("VALUE = 1\n")
+        # THEN three looks at the code later, nothing was restarted
+        printed = reloading_run.spawned.read_for(3 * POLL_SECONDS)
+    assert "reloading" not in printed
+    assert "Serving on" not in printed
+    assert post(reloading_run, basic_auth(DEMO_KEY), {"type": "identify", "userId": "u1"}).status_code == 200
