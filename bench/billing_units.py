@@ -30,11 +30,17 @@ chunks, ten messages would cost ten requests batched or not. A message's payload
 part of its attributes: "All parts of the message attribute, including name, type, and value, are
 included in the message size restriction" (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html).
 
+A PartiQL statement in a BatchExecuteStatement is counted as the item operation it stands for (an INSERT
+as a PutItem of its item, a DELETE as a DeleteItem), each on its own: PartiQL is another way to call the
+same operations (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.html), and
+a batch of statements, unlike a transaction, is not billed twice.
+
 Calls that failed for another reason (throttled, refused, no answer) bill nothing here; the bill's table
 counts them apart.
 """
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,6 +53,10 @@ READ_UNIT_BYTES = 4096
 SNS_CHUNK_BYTES = 64 * 1024
 # The errors DynamoDB still bills a write for: its condition was evaluated.
 CONDITION_FAILURES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+# A PartiQL statement refused by its condition: an INSERT whose key has an item, a DELETE whose WHERE is false.
+STATEMENT_CONDITION_FAILURES = frozenset({"DuplicateItem", "ConditionalCheckFailed"})
+# The attribute names of an INSERT's item, its values given as parameters: `{'id': ?, 'at': ?}`.
+_INSERTED_NAMES = re.compile(r"'([^']+)'\s*:\s*\?")
 # Lambda's own lines for each invocation, after the function's, as Lambda's Python logging page shows them
 # (https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html): a warm invocation, without X-Ray's
 # line, at the view's memory size. A cold start adds "Init Duration: ... ms" to the REPORT line.
@@ -109,6 +119,8 @@ def items_carried(call: Call) -> int:
         return sum(len(requests) for requests in params["RequestItems"].values())
     if call.operation == "BatchGetItem":
         return sum(len(request["Keys"]) for request in params["RequestItems"].values())
+    if call.operation == "BatchExecuteStatement":
+        return len(params["Statements"])
     return 1
 
 
@@ -250,6 +262,22 @@ def _batch_get_item(params: Mapping[str, Any], answer: Mapping[str, Any]) -> Uni
     return Units(read_units=units)
 
 
+def _batch_execute_statement(params: Mapping[str, Any], answer: Mapping[str, Any]) -> Units:
+    """Each statement as its own write: an INSERT by the item it carries (its attribute names from the statement,
+    its values the parameters), a DELETE at least one unit; a statement refused by its condition (an INSERT's
+    key taken, a DELETE's WHERE false) bills too, one throttled or failing does not. Reads are not sent this way."""
+    responses = answer.get("Responses") or [{} for _ in params["Statements"]]
+    units = 0
+    for statement, response in zip(params["Statements"], responses, strict=True):
+        code = response.get("Error", {}).get("Code")
+        if code is not None and code not in STATEMENT_CONDITION_FAILURES:
+            continue
+        names = _INSERTED_NAMES.findall(statement["Statement"])
+        item = dict(zip(names, statement.get("Parameters", []), strict=False))
+        units += write_units(item_bytes(item))
+    return Units(write_units=units)
+
+
 def _transact_get_items(params: Mapping[str, Any], answer: Mapping[str, Any]) -> Units:
     responses = answer.get("Responses") or [{} for _ in params["TransactItems"]]
     items = [response.get("Item") or {} for response in responses]
@@ -265,6 +293,7 @@ _DYNAMODB_RULES = {
     "GetItem": _get_item,
     "BatchGetItem": _batch_get_item,
     "TransactGetItems": _transact_get_items,
+    "BatchExecuteStatement": _batch_execute_statement,
 }
 
 

@@ -120,25 +120,29 @@ def retrying(
 ) -> tuple[T, int]:
     """`attempt(client)`'s result and the attempts it took, retrying `Retryable` failures with jittered backoff.
 
-    Each attempt gets the client of the level `patience` waits at now, or of
-    the highest level below it whose socket timeouts still fit before the
-    deadline: no attempt starts that could end after it. A timeout raises the
-    level for the next attempt. Any exception other than `Retryable` is
-    `attempt`'s own and passes through.
+    Each attempt gets the client of the level `patience` waits at now (or, near
+    the deadline, a shorter one: `_fitting`), and starts only if its socket
+    timeouts fit before the deadline: no attempt starts that could end after
+    it. A timeout raises the level for the next attempt. Any exception other
+    than `Retryable` is `attempt`'s own and passes through.
     """
     backoff = FIRST_BACKOFF_SECONDS
     reason = "no time was left to try"
     attempts = 0
     while (level := _fitting(patience, deadline)) is not None:
         attempts += 1
+        started = time.monotonic()
         try:
-            return attempt(patience.client(level)), attempts
+            result = attempt(patience.client(level))
         except Retryable as failure:
             patience.note(failure, level)
             reason = failure.reason
         except BaseException as error:
             patience.note(error, level)
             raise
+        else:
+            patience.answered(time.monotonic() - started)
+            return result, attempts
         pause = random.uniform(backoff / 2, backoff)  # noqa: S311 (jitter, not a secret)
         if attempts == MAX_ATTEMPTS or _fitting(patience, deadline, pause) is None:
             break
@@ -148,8 +152,15 @@ def retrying(
 
 
 def _fitting(patience: Patience, deadline: Deadline, after: float = 0.0) -> int | None:
-    """The level to attempt at, `after` seconds from now: the patience level, or the highest below it that fits."""
-    for level in range(patience.level(), -1, -1):
-        if deadline.allows(after + patience.attempt_seconds[level]):
-            return level
+    """The level to attempt at, `after` seconds from now: the patience level, if it fits before the deadline.
+
+    While the service answers as usual, an attempt near the deadline waits only
+    as long as still fits, on a shorter level; while it is slower than usual, a
+    shorter wait would only time out, and leave a publish's outcome unknown.
+    """
+    level = patience.level()
+    lowest = 0 if level == patience.usual else level
+    for fitting in range(level, lowest - 1, -1):
+        if deadline.allows(after + patience.attempt_seconds[fitting]):
+            return fitting
     return None

@@ -59,16 +59,23 @@ if TYPE_CHECKING:
 
 # Longer than Segment's 4 hours of retries, with a day to spare for replays.
 RETENTION_SECONDS = 48 * 3600
-# The most events claimed before they are published: what one receipt settles.
-ROUND_SIZE = 100
+# The most events claimed before they are published, what one receipt settles: a batch's first round is
+# small, for a batch sent again finds out from it (and reads the rest back) before claiming much; the
+# later ones are one wave of concurrent INSERT calls, as many as a slow table answers at once. A
+# receipt of 400 places is still under 1 KB: one write unit.
+FIRST_ROUND_SIZE = 100
+ROUND_SIZE = CONCURRENT_CALLS * 25  # 25 statements to a BatchExecuteStatement
 # BatchGetItem's limit.
 _READS_PER_CALL = 100
 # A claim record's attributes: which round holds it, its place there, until when, how long it is kept.
 _ATTRIBUTES = ("id", "claimed_by", "at", "until", "expiration")
 # PartiQL's INSERT is refused (DuplicateItem) for a key that has any record: a claim for a new event.
 _INSERT = 'INSERT INTO "{table}" VALUE {{' + ", ".join(f"'{name}': ?" for name in _ATTRIBUTES) + "}}"
+# A claim taken over, or released: deleted on the condition that it is still the named round's, or expired.
+_DELETE = 'DELETE FROM "{table}" WHERE "id" = ? AND "{attribute}" {operator} ?'
 # BatchExecuteStatement's limit.
-_INSERTS_PER_CALL = 25
+_STATEMENTS_PER_CALL = 25
+_DUPLICATE_ITEM = "DuplicateItem"
 # A statement failing with one of these did nothing, and may be sent again.
 _TRANSIENT_STATEMENT_ERRORS = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError",
@@ -105,11 +112,13 @@ class Claim:
 
 @dataclass(frozen=True)
 class Round:
-    """One round's claims by position, its token, and the place in its receipt of each event it claimed."""
+    """One round's claims by position, its token, the place in its receipt of each event it tried to claim,
+    and the keys it holds."""
 
     token: str
     claims: list[Claim]
     places: dict[str, int] = field(default_factory=dict)
+    held: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ class DedupTable:
     attempt wrote instead of taking it for another delivery's.
     """
 
-    round_size = ROUND_SIZE
+    round_sizes = (FIRST_ROUND_SIZE, ROUND_SIZE)
 
     def __init__(
         self,
@@ -154,9 +163,13 @@ class DedupTable:
         self._rounds = 0
         self._claimed: set[str] = set()
 
+    def claim_seconds_needed(self) -> float:
+        """What a round's claims can be expected to take now: one call."""
+        return self._patience.expected_seconds()
+
     def settle_seconds(self) -> float:
-        """The time kept for settling: one attempt, at the patience DynamoDB needs now."""
-        return self._patience.attempt_seconds[self._patience.level()]
+        """The time kept for settling: one attempt, at the usual patience, or the next level while DynamoDB is slow."""
+        return self._patience.attempt_seconds[min(self._patience.level(), self._patience.usual + 1)]
 
     def key(self, account_id: str, message_id: str) -> str:
         """The record an event is claimed by."""
@@ -169,7 +182,9 @@ class DedupTable:
         a key that has any record); those refused are read back and judged.
         `holders` names, for keys read back as claimable earlier, the round
         whose claim is taken over; such keys, and any judged claimable here,
-        are claimed by one conditional write each. A key this request has
+        are taken over in batches too: a DELETE on the condition that the
+        claim is still that round's (or expired), then an INSERT. One event
+        alone is claimed with one conditional write. A key this request has
         claimed before, in this round or an earlier one, is a duplicate: one
         event sent twice in a batch is published once.
         """
@@ -178,16 +193,12 @@ class DedupTable:
         token = f"{self._request}.{self._rounds}"
         self._rounds += 1
         places = {key: place for place, key in enumerate(fresh)}
-        new = [key for key in fresh if key not in holders]
-        claims = self._inserted(new, token, places, deadline) if len(new) > 1 else {}
-        found = [key for key in new if key not in claims]
-        claims.update(self._found(found, token, places, deadline) if len(new) > 1 else {})
-        claimable = {key: holders.get(key, "") for key in fresh if key not in claims}
-        claimable.update((key, claim.holder) for key, claim in claims.items() if claim.state is ClaimState.CLAIMABLE)
-        for last in (False, True):
-            claims.update(self._claim_each(claimable, token, places, deadline, last=last))
-            claimable = {key: claims[key].holder for key in claimable if claims[key].state is ClaimState.CLAIMABLE}
-        return Round(token, [claims.pop(key, _REPEATED) for key in keys], places)
+        if len(fresh) == 1:
+            claims = self._claimed_alone(fresh[0], token, holders.get(fresh[0], ""), deadline)
+        else:
+            claims = self._claimed_together(fresh, token, places, holders, deadline)
+        held = frozenset(key for key, claim in claims.items() if claim.state is ClaimState.NEW)
+        return Round(token, [claims.pop(key, _REPEATED) for key in keys], places, held)
 
     def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
         """What the table already holds for `keys`, judged: duplicates, claims held elsewhere, claimable ones.
@@ -196,26 +207,39 @@ class DedupTable:
         time as claiming a new one, so a batch Segment sends again reads first
         (eventually consistent: a record missed here is refused by its claim)
         and claims only what is left. Keys the table could not tell about in
-        time are left out, to be claimed.
+        time are left out, to be claimed; a record found whose round's receipt
+        could not be read is neither claimed nor published (unreachable).
         """
         unique = list(dict.fromkeys(keys))
         calls = [unique[start : start + _READS_PER_CALL] for start in range(0, len(unique), _READS_PER_CALL)]
         found = run_concurrently(lambda call: self._read(call, deadline), calls, deadline, _pool(), _overdue_read)
         records = {key: record for records in found for key, record in records.items()}
         receipts = self._receipts(records.values(), deadline)
-        if receipts is None:
-            return {}
-        return {key: self._judge(record, receipts) for key, record in records.items()}
+        return {key: self._judged(record, receipts) for key, record in records.items()}
 
     def settle(self, round_: Round, published: Collection[str], unknown: Collection[str], deadline: Deadline) -> int:
         """Write the round's receipt; the published events it leaves unrecorded if it cannot be written.
 
         An unrecorded round's claims hold redeliveries off until the claim
-        window ends, and are then claimed again: a published event then counts,
-        like an unknown outcome, as perhaps published.
+        window ends, and are then claimed again: a published event then
+        counts, like an unknown outcome, as perhaps published. Then, with the
+        time left, the claims of events the round did not publish are deleted
+        (each on the condition that it is still this round's, so a claim
+        another delivery took over meanwhile stays), so that Segment's retry
+        claims them as new; one left is released by the receipt all the same.
         """
-        if not round_.places:
-            return 0
+        if not round_.held:
+            return 0  # nothing claimed: no claim of this round's for a receipt to speak of
+        unrecorded = self._write_receipt(round_, published, unknown, deadline)
+        released = round_.held.difference(published, unknown)
+        if released:
+            self._execute(self._deletes(dict.fromkeys(released, round_.token)), deadline)
+        return unrecorded
+
+    def _write_receipt(
+        self, round_: Round, published: Collection[str], unknown: Collection[str], deadline: Deadline
+    ) -> int:
+        """The round's receipt, retried within the deadline; the published events left unrecorded."""
         item: dict[str, Any] = {
             "id": {"S": receipt_key(round_.token)},
             "expiration": {"N": str(int(self._clock()) + RETENTION_SECONDS)},
@@ -238,59 +262,130 @@ class DedupTable:
             return len(published)
         return 0
 
+    def _claimed_alone(self, key: str, token: str, holder: str, deadline: Deadline) -> dict[str, Claim]:
+        """One event's claim: a conditional write, taking over a claimable record found in the way at once."""
+        claim = self._claim_one(key, token, 0, holder or None, deadline)
+        if isinstance(claim, dict):
+            receipts = self._receipts([claim], deadline)
+            claim = _UNREADABLE if receipts is None else self._judge(claim, receipts)
+            if claim.state is ClaimState.CLAIMABLE:
+                taken = self._claim_one(key, token, 0, claim.holder or None, deadline)
+                # Refused again: another delivery took it over first, and holds it now.
+                claim = Claim(ClaimState.IN_PROGRESS, seconds_left=1) if isinstance(taken, dict) else taken
+        return {key: claim}
+
+    def _claimed_together(
+        self, keys: list[str], token: str, places: Mapping[str, int], holders: Mapping[str, str], deadline: Deadline
+    ) -> dict[str, Claim]:
+        """A round's claims, in batches: new keys inserted, those found judged, the claimable taken over."""
+        new = [key for key in keys if key not in holders]
+        claims = self._inserted(new, token, places, deadline)
+        claims.update(self._found([key for key in new if key not in claims], token, deadline))
+        claimable = {key: holders[key] for key in keys if key in holders}
+        claimable.update((key, claim.holder) for key, claim in claims.items() if claim.state is ClaimState.CLAIMABLE)
+        claims.update(self._taken_over(claimable, token, places, deadline))
+        return claims
+
     def _inserted(self, keys: list[str], token: str, places: Mapping[str, int], deadline: Deadline) -> dict[str, Claim]:
-        """Claims made by inserting records, 25 to a call, concurrently; keys that have a record are left out."""
-        calls = [keys[start : start + _INSERTS_PER_CALL] for start in range(0, len(keys), _INSERTS_PER_CALL)]
-        answers = run_concurrently(
-            lambda call: self._insert(call, token, places, deadline), calls, deadline, _pool(), _overdue_insert
-        )
-        return {key: claim for claims in answers for key, claim in claims.items()}
+        """Claims made by inserting records; keys that have a record (refused: `DuplicateItem`) are left out.
 
-    def _insert(self, keys: list[str], token: str, places: Mapping[str, int], deadline: Deadline) -> dict[str, Claim]:
-        """One BatchExecuteStatement of INSERTs, statements that failed transiently sent again within the deadline.
-
-        An INSERT is refused for a key with any record, live, expired, or our
-        own from an attempt whose answer was lost: those are left out, for
-        `_found` to read and judge.
+        An INSERT is refused for a key with any record: live, expired, or our
+        own from an attempt whose answer was lost. Those are for `_found` to
+        read and judge.
         """
         now = int(self._clock())
         statement = _INSERT.format(table=self._table)
-        claims: dict[str, Claim] = {}
-        pending = list(keys)
+        done = self._execute(
+            {key: {"Statement": statement, "Parameters": self._values(key, token, places[key], now)} for key in keys},
+            deadline,
+        )
+        return {key: _inserted_claim(outcome) for key, outcome in done.items() if outcome != _DUPLICATE_ITEM}
 
-        def insert(client: "DynamoDBClient") -> None:
+    def _taken_over(
+        self, holders: Mapping[str, str], token: str, places: Mapping[str, int], deadline: Deadline
+    ) -> dict[str, Claim]:
+        """Claims taken over from the rounds `holders` names ("" for an expired record): deleted, then inserted.
+
+        A DELETE refused (its claim is another's now), or an INSERT refused
+        after it (another delivery inserted first), lost the race to another
+        delivery, which holds the event now.
+        """
+        if not holders:
+            return {}
+        deleted = self._execute(self._deletes(holders), deadline)
+        claims = {key: _deleted_claim(outcome) for key, outcome in deleted.items() if outcome != ""}
+        gone = [key for key, outcome in deleted.items() if outcome == ""]
+        inserted = self._inserted(gone, token, places, deadline)
+        claims.update((key, inserted.get(key, Claim(ClaimState.IN_PROGRESS, seconds_left=1))) for key in gone)
+        return claims
+
+    def _deletes(self, holders: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """A DELETE per key, on the condition that its claim is still the named round's (or, for "", expired)."""
+        by_holder = _DELETE.format(table=self._table, attribute="claimed_by", operator="=")
+        expired = _DELETE.format(table=self._table, attribute="expiration", operator="<")
+        now = {"N": str(int(self._clock()))}
+        return {
+            key: {"Statement": by_holder, "Parameters": [{"S": key}, {"S": holder}]}
+            if holder
+            else {"Statement": expired, "Parameters": [{"S": key}, now]}
+            for key, holder in holders.items()
+        }
+
+    def _execute(self, statements: Mapping[str, dict[str, Any]], deadline: Deadline) -> dict[str, str | Claim]:
+        """Each key's statement, 25 to a BatchExecuteStatement, concurrently; what became of each.
+
+        "" for a statement carried out, the code of one DynamoDB refused, or
+        the claim of one not carried out in time (unreachable, late).
+        """
+        keys = list(statements)
+        calls = [keys[start : start + _STATEMENTS_PER_CALL] for start in range(0, len(keys), _STATEMENTS_PER_CALL)]
+        answers = run_concurrently(
+            lambda call: self._execute_call({key: statements[key] for key in call}, deadline),
+            calls,
+            deadline,
+            _pool(),
+            _overdue_statements,
+        )
+        return {key: outcome for answer in answers for key, outcome in answer.items()}
+
+    def _execute_call(self, statements: Mapping[str, dict[str, Any]], deadline: Deadline) -> dict[str, str | Claim]:
+        """One BatchExecuteStatement, statements that failed transiently sent again within the deadline.
+
+        Statements whose answer was lost are sent again: an INSERT that was
+        carried out comes back refused (and is read), a DELETE finds nothing
+        to delete.
+        """
+        done: dict[str, str | Claim] = {}
+        pending = list(statements)
+
+        def execute(client: "DynamoDBClient") -> None:
             nonlocal pending
-            statements: Any = [{"Statement": statement, "Parameters": self._values(key, token, places[key], now)}
-                               for key in pending]  # fmt: skip
             try:
-                answer = client.batch_execute_statement(Statements=statements)
+                answer = client.batch_execute_statement(Statements=[statements[key] for key in pending])  # type: ignore[misc]
             except (ClientError, BotoCoreError) as error:
-                # INSERTs whose answer was lost are sent again: those that were made come back refused, and are read.
                 retry_unless_permanent(error)
                 raise
             failed: dict[str, str] = {}
             for key, response in zip(pending, answer.get("Responses", []), strict=True):
-                code = response.get("Error", {}).get("Code")
-                if code is None:
-                    claims[key] = _NEW
-                elif code in _TRANSIENT_STATEMENT_ERRORS:
+                code = response.get("Error", {}).get("Code", "")
+                if code in _TRANSIENT_STATEMENT_ERRORS:
                     failed[key] = code
-                elif code != "DuplicateItem":
-                    claims[key] = Claim(ClaimState.UNREACHABLE, reason=code)
+                else:
+                    done[key] = code
             pending = list(failed)
             if pending:
                 raise Retryable(next(iter(failed.values())))
 
         try:
-            retrying(insert, deadline, self._patience, self._sleep)
+            retrying(execute, deadline, self._patience, self._sleep)
         except OutOfTime as out_of_time:
             late = Claim(ClaimState.UNREACHABLE, reason=out_of_time.reason) if out_of_time.attempts else _LATE
-            claims.update((key, late) for key in pending)
+            done.update(dict.fromkeys(pending, late))
         except (ClientError, BotoCoreError) as error:
-            claims.update((key, Claim(ClaimState.UNREACHABLE, reason=failure_of(error)[1])) for key in pending)
-        return claims
+            done.update(dict.fromkeys(pending, Claim(ClaimState.UNREACHABLE, reason=failure_of(error)[1])))
+        return done
 
-    def _found(self, keys: list[str], token: str, places: Mapping[str, int], deadline: Deadline) -> dict[str, Claim]:
+    def _found(self, keys: list[str], token: str, deadline: Deadline) -> dict[str, Claim]:
         """The claims of keys whose INSERT found a record: read (strongly consistent) and judged by its receipt."""
         if not keys:
             return {}
@@ -307,33 +402,6 @@ class DedupTable:
         claims = {key: _NEW if key in ours else self._judged(record, receipts) for key, record in live.items()}
         # Gone, or expired, since the INSERT: claimable as if new.
         claims.update((key, Claim(ClaimState.CLAIMABLE)) for key in keys if key not in live)
-        return claims
-
-    def _claim_each(
-        self, holders: Mapping[str, str], token: str, places: Mapping[str, int], deadline: Deadline, *, last: bool
-    ) -> dict[str, Claim]:
-        """A conditional write per key, concurrently, taking over from the round `holders` names (if any).
-
-        A write refused by another delivery's record is judged by that round's
-        receipt, and may be claimable; on the `last` pass, one refused again
-        has lost the race to another delivery, which holds the event now.
-        """
-        keys = list(holders)
-        if not keys:
-            return {}
-
-        def claim(key: str) -> Claim | dict[str, Any]:
-            return self._claim_one(key, token, places[key], holders[key] or None, deadline)
-
-        answers = dict(zip(keys, run_concurrently(claim, keys, deadline, _pool(), _overdue_claim), strict=True))
-        records = {key: answer for key, answer in answers.items() if isinstance(answer, dict)}
-        receipts = self._receipts(list(records.values()), deadline) if records else {}
-        claims = {key: answer for key, answer in answers.items() if isinstance(answer, Claim)}
-        for key, record in records.items():
-            judged = self._judged(record, receipts)
-            if last and judged.state is ClaimState.CLAIMABLE:
-                judged = Claim(ClaimState.IN_PROGRESS, seconds_left=1)
-            claims[key] = judged
         return claims
 
     def _claim_one(
@@ -470,9 +538,26 @@ def _places(record: dict[str, Any], name: str) -> frozenset[int]:
 _UNREADABLE = Claim(ClaimState.UNREACHABLE, reason="another delivery's record could not be read")
 
 
-def _overdue_insert(keys: list[str], started: bool) -> dict[str, Claim]:
-    """INSERTs not answered by the deadline: not published here; its round's receipt releases them if written."""
+def _overdue_statements(keys: list[str], started: bool) -> dict[str, str | Claim]:
+    """Statements not answered by the deadline: an INSERT among them is not published here, and its round's
+    receipt releases it if it was carried out."""
     return dict.fromkeys(keys, _overdue_claim(keys[0], started))
+
+
+def _inserted_claim(outcome: str | Claim) -> Claim:
+    """The claim an INSERT made: new, or unreachable (refused for a reason other than a record in the way)."""
+    if isinstance(outcome, Claim):
+        return outcome
+    return _NEW if outcome == "" else Claim(ClaimState.UNREACHABLE, reason=outcome)
+
+
+def _deleted_claim(outcome: str | Claim) -> Claim:
+    """What a take-over's DELETE that did not delete means: another delivery holds the claim, or no answer."""
+    if isinstance(outcome, Claim):
+        return outcome
+    if outcome == "ConditionalCheckFailed":
+        return Claim(ClaimState.IN_PROGRESS, seconds_left=1)
+    return Claim(ClaimState.UNREACHABLE, reason=outcome)
 
 
 def _overdue_claim(key: str, started: bool) -> Claim:
@@ -488,10 +573,13 @@ class AtLeastOnce:
     """No dedup table: every delivery is published, a redelivery too."""
 
     # Nothing to claim, so nothing to do a hundred at a time: a batch is published in one round.
-    round_size = sys.maxsize
+    round_sizes = (sys.maxsize, sys.maxsize)
     claim_seconds = 0  # nothing holds a redelivery off
 
     def settle_seconds(self) -> float:
+        return 0.0
+
+    def claim_seconds_needed(self) -> float:
         return 0.0
 
     def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:

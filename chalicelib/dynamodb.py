@@ -25,12 +25,14 @@ CONCURRENT_CALLS = 16
 # A connection in the region takes milliseconds, and DynamoDB answers a write in a few more.
 CONNECT_TIMEOUT_SECONDS = 0.25
 READ_TIMEOUT_SECONDS = 0.5
-# Waited for in turn while DynamoDB is slower than the one before; each attempt still fits a request.
-READ_TIMEOUTS_SECONDS = (READ_TIMEOUT_SECONDS, 1.0, 2.0)
+# Waited for in turn while DynamoDB is slower than the one before, half as long again each time (a call just
+# past one level's wait is answered at the next); the first only near the deadline.
+READ_TIMEOUTS_SECONDS = (0.25, READ_TIMEOUT_SECONDS, 0.75, 1.1, 1.5)
+USUAL_LEVEL = READ_TIMEOUTS_SECONDS.index(READ_TIMEOUT_SECONDS)
 
 
-def dynamodb_client(level: int = 0) -> "DynamoDBClient":
-    """The client of a patience level: the first one, with the shortest timeouts, unless said."""
+def dynamodb_client(level: int = USUAL_LEVEL) -> "DynamoDBClient":
+    """The client of a patience level: the usual one unless said, one attempt per call, at most 0.75 s."""
     return _dynamodb_client(level)
 
 
@@ -51,7 +53,7 @@ def _dynamodb_client(level: int) -> "DynamoDBClient":
 @per_process
 def dynamodb_patience() -> Patience:
     """How long this process waits for DynamoDB now."""
-    return Patience(_dynamodb_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS])
+    return Patience(_dynamodb_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS], USUAL_LEVEL)
 
 
 def dynamodb_clients() -> "list[DynamoDBClient]":

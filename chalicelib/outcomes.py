@@ -23,6 +23,7 @@ from typing import Any
 
 from chalicelib.deadline import GRACE_SECONDS, Deadline
 from chalicelib.dedup import AtLeastOnce, ClaimState, DedupTable, Round, deduplication
+from chalicelib.dynamodb import CONCURRENT_CALLS
 from chalicelib.errors import (
     RETRY_AFTER_SECONDS,
     DeadlineReached,
@@ -90,6 +91,8 @@ _FROM_SENDING = {
     Sent.HELD_BACK: Outcome.HELD_BACK,
     Sent.LATE: Outcome.LATE,
 }
+# What a batch sent again reads back at once: one read of a hundred keys per thread.
+READ_BACK_WAVE = CONCURRENT_CALLS * 100
 # Claims refused because another delivery recorded the event: a sign the batch is being sent again.
 _FOUND = frozenset({ClaimState.DUPLICATE, ClaimState.IN_PROGRESS})
 
@@ -158,22 +161,28 @@ class Outcomes:
 def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadline) -> Outcomes:
     """Claim, publish and settle `messages` by the deadline; what became of each, by messageId.
 
-    They go a hundred at a time, each hundred claimed and published before the
-    next is claimed, and settled while the next one goes: whatever the deadline
-    cuts off, what came before it is done. A batch whose first hundred finds
-    events already claimed is being sent again: the rest of it is read back
-    first, and what is published or held elsewhere set aside, so that Segment's
-    next retry gets further instead of starting over.
+    They go in rounds (a hundred, then up to four hundred at a time), each
+    claimed and published before the next is claimed, and settled while the
+    next one goes: whatever the deadline cuts off, what came before it is done.
+    A batch whose rounds find events already claimed is being sent again: what
+    comes next is read back first, a wave of reads at a time, and what is
+    published or held elsewhere set aside, so that Segment's next retry gets
+    further instead of starting over, however slow the reads are.
     """
     dedup = deduplication()
     rounds = _Rounds(dedup, get_publisher(), account_id, deadline)
-    left = list(messages)
-    read_back = False
-    while left:
-        this_round, left = left[: dedup.round_size], left[dedup.round_size :]
-        if rounds.run(this_round) and left and not read_back:
-            left = rounds.set_aside_recorded(left)
-            read_back = True
+    first_size, size = dedup.round_sizes
+    ready, unread = list(messages[:first_size]), list(messages[first_size:])
+    sent_again = False
+    while ready or unread:
+        if sent_again and unread and len(ready) < size:
+            wave, unread = unread[:READ_BACK_WAVE], unread[READ_BACK_WAVE:]
+            ready += rounds.set_aside_recorded(wave)
+            continue
+        if not ready:
+            ready, unread = unread[:size], unread[size:]
+        this_round, ready = ready[:size], ready[size:]
+        sent_again = rounds.run(this_round) or sent_again
     return rounds.finish()
 
 
@@ -186,7 +195,7 @@ class _Rounds:
         self._publisher = publisher
         self._account_id = account_id
         self._deadline = deadline
-        # Claims and publishes leave time for one attempt at settling them.
+        # Claims and publishes leave time for one attempt at settling them, as long as DynamoDB takes now.
         self._work = deadline.earlier_by(dedup.settle_seconds())
         # FIFO topics with a message not published: later ones wait for the retry, to keep their order.
         self._held_back: set[str] = set()
@@ -212,8 +221,21 @@ class _Rounds:
         return left
 
     def run(self, messages: Sequence[Message]) -> bool:
-        """Claim and publish one round, settling the previous one meanwhile; whether any was claimed already."""
+        """Claim and publish one round, settling the previous one meanwhile; whether any was claimed already.
+
+        Once the request has published something, a round that cannot be
+        expected to be claimed and published in the time left, as AWS answers
+        now, is not claimed: Segment's retry claims it as new, rather than take
+        over a claim that was never used. Until then a round is tried whatever
+        the expectation, so that every delivery gets as far as time allows.
+        """
         self._settle_in_background()
+        self._work = self._deadline.earlier_by(self._dedup.settle_seconds())
+        expected = self._dedup.claim_seconds_needed() + self._publisher.seconds_needed()
+        if self.outcomes.published and not self._work.allows(expected):
+            for message in messages:
+                self.outcomes.record(message.message_id, Outcome.LATE)
+            return False
         keys = [self._key(message) for message in messages]
         round_ = self._dedup.claim(keys, self._work, self._holders)
         published: list[str] = []

@@ -36,14 +36,16 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_SECONDS = 0.25
 READ_TIMEOUT_SECONDS = 1.0
-# Waited for in turn while SNS is slower than the one before (`chalicelib.patience`): an
-# answer that comes after the read timeout leaves its messages' outcome unknown.
-READ_TIMEOUTS_SECONDS = (READ_TIMEOUT_SECONDS, 2.0)
+# Waited for in turn while SNS is slower than the one before (`chalicelib.patience`), the first two only
+# near the deadline: an answer that comes after the read timeout leaves its messages' outcome unknown.
+READ_TIMEOUTS_SECONDS = (0.25, 0.5, READ_TIMEOUT_SECONDS, 1.5)
+USUAL_LEVEL = READ_TIMEOUTS_SECONDS.index(READ_TIMEOUT_SECONDS)
 # SNS's limits for one PublishBatch call.
 BATCH_ENTRIES = 10
 BATCH_BYTES = MAX_MESSAGE_BYTES
-# Calls in flight at once for one request (and HTTP connections kept).
-CONCURRENT_CALLS = 16
+# Calls in flight at once for one request (and HTTP connections kept): threads that mostly wait on
+# SNS, so that a batch's publishes take one or two round trips however slow each is.
+CONCURRENT_CALLS = 32
 
 
 class Sent(Enum):
@@ -100,6 +102,10 @@ class SnsPublisher:
         self._patience = patience
         self._clock = clock
         self._sleep = sleep
+
+    def seconds_needed(self) -> float:
+        """What a round's publish can be expected to take now: one call."""
+        return self._patience.expected_seconds()
 
     def publish(self, messages: Sequence[Message], deadline: Deadline) -> Report:
         """Publish every message by the deadline, or say why not; FIFO topics in the order given."""
@@ -259,8 +265,8 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="publish")
 
 
-def sns_client(level: int = 0) -> "SNSClient":
-    """The client of a patience level: the first one, with the shortest timeouts, unless said."""
+def sns_client(level: int = USUAL_LEVEL) -> "SNSClient":
+    """The client of a patience level: the usual one unless said."""
     return _sns_client(level)
 
 
@@ -289,7 +295,7 @@ def sns_clients() -> "list[SNSClient]":
 @per_process
 def sns_patience() -> Patience:
     """How long this process waits for SNS now."""
-    return Patience(_sns_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS])
+    return Patience(_sns_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS], USUAL_LEVEL)
 
 
 def get_publisher() -> SnsPublisher:

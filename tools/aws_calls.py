@@ -32,8 +32,11 @@ from botocore.model import ServiceModel
 REPO = Path(__file__).resolve().parent.parent
 API_HANDLER = "api_handler"
 # Calls that IAM authorizes as other actions: PublishBatch as Publish, and a PartiQL batch by its
-# statements (the service's are INSERTs).
-_AUTHORIZED_AS = {"sns:PublishBatch": "sns:Publish", "dynamodb:BatchExecuteStatement": "dynamodb:PartiQLInsert"}
+# statements (the service's are INSERTs and DELETEs).
+_AUTHORIZED_AS = {
+    "sns:PublishBatch": ("sns:Publish",),
+    "dynamodb:BatchExecuteStatement": ("dynamodb:PartiQLInsert", "dynamodb:PartiQLDelete"),
+}
 _CHALICE_EVENT_DECORATORS = frozenset(
     {"authorizer", "lambda_function", "on_s3_event", "on_sns_message", "on_sqs_message", "on_cw_event", "schedule",
      "on_dynamodb_record", "on_kinesis_record", "on_ws_connect", "on_ws_message", "on_ws_disconnect"}
@@ -431,13 +434,15 @@ class Program:
         func = call.func
         callee = self._infer(func, module, class_name, scope)
         if isinstance(callee, Operation):
-            found.add(iam_action(callee.service, callee.name), class_name or module.name)
+            for action in iam_actions(callee.service, callee.name):
+                found.add(action, class_name or module.name)
             return
         if not isinstance(func, ast.Attribute):
             return
         owner = self._infer(func.value, module, class_name, scope)
         if isinstance(owner, Paginator) and func.attr == "paginate":
-            found.add(iam_action(owner.service, owner.operation), class_name or module.name)
+            for action in iam_actions(owner.service, owner.operation):
+                found.add(action, class_name or module.name)
         elif owner is None and self._is_operation_name(func.attr) and not _is_boto3_client_call(call, module, scope):
             where = f"{module.path.relative_to(self.root)}:{call.lineno}"
             found.unresolved.add(f"{where} {ast.unparse(func)}()")
@@ -445,11 +450,11 @@ class Program:
             found.unresolved.add(f"{module.path.relative_to(self.root)}:{call.lineno} {ast.unparse(call)}")
 
 
-def iam_action(service: str, operation: str) -> str:
-    """The IAM action that authorizes `operation`: usually `<signing name>:<operation>`."""
+def iam_actions(service: str, operation: str) -> tuple[str, ...]:
+    """The IAM actions that authorize `operation`: usually `<signing name>:<operation>`."""
     model = _service_model(service)
     action = f"{model.signing_name}:{operation}"
-    return _AUTHORIZED_AS.get(action, action)
+    return _AUTHORIZED_AS.get(action, (action,))
 
 
 @cache

