@@ -1,15 +1,14 @@
 """`make run`: the whole service on this machine, with no AWS account and no Docker.
 
-Starts moto's server in this process, creates what the `local` stage names
-(a topic per event type with a queue subscribed to each, the API-key table and
-a demo key), then `chalice local --stage local` pointed at it through
+Starts moto's server in this process (`tools.moto_server`), creates what the
+`local` stage names (a topic per event type with a queue subscribed to each,
+the API-key table and a demo key), then `chalice local --stage local` pointed at it through
 `AWS_ENDPOINT_URL`. Once the service answers it prints how to use it, then
 restarts it whenever the code or the stage configuration changes (and nothing
 else: see `tools.watched_files`). Ctrl-C stops everything it started.
 """
 
 import argparse
-import logging
 import os
 import signal
 import socket
@@ -22,11 +21,10 @@ from pathlib import Path
 
 import boto3
 import requests
-from moto.server import ThreadedMotoServer
 
 from chalicelib.keys import KeyStore
 from tools import process_groups
-from tools.emulator import patch_moto
+from tools.moto_server import serving
 from tools.provision import provision, stage_environment
 from tools.watched_files import WatchedFiles
 
@@ -66,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     os.environ.update(EMULATOR_CREDENTIALS)
     for variable in _UNSET:
         os.environ.pop(variable, None)
-    with emulator(args.aws_port) as aws_endpoint:
+    with serving(args.aws_port) as aws_endpoint:
         environment = stage_environment(STAGE)
         provision(environment, endpoint_url=aws_endpoint)
         keys = KeyStore(boto3.client("dynamodb", endpoint_url=aws_endpoint), environment["API_KEYS_TABLE"])
@@ -105,20 +103,6 @@ def _next_change(watched: WatchedFiles, service: subprocess.Popen[bytes]) -> lis
             said_exited = True
         time.sleep(POLL_SECONDS)
     return changed
-
-
-@contextmanager
-def emulator(port: int) -> Iterator[str]:
-    """moto's server on loopback, for as long as the block runs."""
-    # Werkzeug logs every emulator call; the service's own log lines are what matter here.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    patch_moto()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @contextmanager

@@ -28,8 +28,9 @@ import requests
 from chalicelib.keys import KeyStore
 from tests.faultproxy import FaultProxy
 from tools import process_groups
+from tools.moto_server import serving
 from tools.provision import provision, stage_environment, tail_queue_name
-from tools.run_local import chalice_local, emulator, wait_until_answering
+from tools.run_local import chalice_local, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_KEY = "e2e-demo-key"
@@ -253,7 +254,7 @@ CLAIM_SECONDS = 5
 @pytest.fixture(scope="module")
 def faulty_service_for_module() -> Iterator[FaultyService]:
     """`chalice local` whose AWS calls pass through a fault-injecting proxy in front of moto."""
-    with emulator(free_port()) as moto, pytest.MonkeyPatch.context() as monkeypatch:
+    with serving(free_port()) as moto, pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("DEDUP_CLAIM_SECONDS", str(CLAIM_SECONDS))
         # moto keeps its state per process: start from nothing, whatever ran before.
         requests.post(f"{moto}/moto-api/reset", timeout=10)

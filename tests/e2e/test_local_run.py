@@ -150,8 +150,8 @@ def test_make_run_starts_again_at_once_after_a_run_that_had_clients_connected(te
 
 
 def test_the_port_probe_lets_time_wait_pass_but_not_a_listener() -> None:
-    """The emulator answers `Connection: close`, so whether a run leaves its port in TIME-WAIT
-    is a matter of timing; a server that closes first leaves it so every time."""
+    """Whether a run leaves a port in TIME-WAIT depends on which side of each connection closes
+    first; a server that closes first leaves it so every time."""
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         with socket.create_connection(("127.0.0.1", port)):
