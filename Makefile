@@ -12,7 +12,7 @@ ACTIONS := segment-actions
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(AWS_PORT) \
 	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: run demo tail test fuzz check lint typecheck pytest actions clean deploy infra package bench
+.PHONY: run demo tail test fuzz check lint typecheck pytest actions clean deploy infra package bench soak
 
 # The whole service on this machine: AWS emulator, chalice local, a demo key. Ctrl-C stops it.
 run: $(VENV)/.installed
@@ -87,6 +87,17 @@ package: $(VENV)/.installed
 # function's sizing, next to the AWS SDK's floor (a few minutes).
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench $(if $(JSON),--json $(JSON))
+
+# `make run`'s stack at volume: 100,000 events as Segment sends them (EVENTS=... for another number),
+# answer times over the run, losses, copies and memory, and their figure in docs/ (several minutes).
+soak: $(VENV)/.installed $(VENV)/.soak-installed $(ACTIONS)/node_modules/.installed
+	cd $(ACTIONS) && npm run --silent build
+	$(BIN)/python -m bench.soak --png docs/local-stack-at-volume.png $(if $(EVENTS),--events $(EVENTS))
+
+# Pillow, for the soak's figure only.
+$(VENV)/.soak-installed: requirements-soak.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-soak.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(ACTIONS)/node_modules $(ACTIONS)/dist
