@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +34,7 @@ from tools.provision import provision, stage_environment, tail_queue_name
 from tools.run_local import chalice_local, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[2]
+ACTIONS = REPO / "segment-actions"
 DEMO_KEY = "e2e-demo-key"
 # The last line of the banner `make run` prints once the service answers.
 BANNER_END = "Ctrl-C stops everything"
@@ -225,6 +227,19 @@ def _forward_lines(process: subprocess.Popen[str], output: "queue.Queue[str]") -
     assert process.stdout is not None
     for line in process.stdout:
         output.put(line)
+
+
+@pytest.fixture(scope="session")
+def built() -> Path:
+    """The destination as `make test` builds it; a missing or stale build fails rather than tests old code."""
+    dist = ACTIONS / "dist" / "index.js"
+    sources = [path for path in (ACTIONS / "src").rglob("*.ts") if "__tests__" not in path.parts]
+    rebuild = "run `make actions` (or `npm ci && npm run build` in segment-actions/)"
+    assert shutil.which("node"), "node is not on PATH"
+    assert dist.exists(), f"{dist.relative_to(REPO)} is missing: {rebuild}"
+    newest = max(path.stat().st_mtime for path in sources)
+    assert dist.stat().st_mtime >= newest, f"{dist.relative_to(REPO)} is older than its sources: {rebuild}"
+    return dist
 
 
 @pytest.fixture(scope="session")
