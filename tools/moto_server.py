@@ -82,6 +82,9 @@ class _KeepAlive(simple_server.WSGIRequestHandler):
 
 class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
+    # Connections waiting to be accepted: the service opens up to 16 at once, and socketserver's 5 dropped the rest,
+    # whose retry a second later came after the service's 0.25 s connect timeout.
+    request_queue_size = 128
 
 
 def _one_at_a_time(application: Application) -> Application:
