@@ -61,6 +61,9 @@ class LocalStack:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A kill or a closed terminal stops the soak as Ctrl-C does: with everything it started.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
     result = soak(args.events, args.concurrency)
     print(report(result), flush=True)
     if args.png:
@@ -93,7 +96,7 @@ def soak(events: int, concurrency: int) -> SoakResult:
             actions.close()
             tail.kill()
         at_end = stack.memory()
-    sent = (tally.answers, tally.sent, arrived, tally.refused, tally.given_up)
+    sent = (tally.answers, tally.sent, arrived, tally.refused, tally.given_up, tally.reasons)
     return SoakResult(events, seconds, concurrency, *sent, at_start, at_end)
 
 
@@ -149,6 +152,10 @@ def _progress(tally: Tally, tail: Tail, events: int) -> Iterator[None]:
     finally:
         done.set()
         reporter.join()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _status(pid: int) -> dict[str, float]:

@@ -29,6 +29,7 @@ class SoakResult:
     arrived: Counter[str]
     refused: Counter[int]
     given_up: int
+    reasons: Counter[str]
     memory_at_start: Memory
     memory_at_end: Memory
 
@@ -82,6 +83,7 @@ def report(result: SoakResult) -> str:
         "answers: " + ", ".join(f"{count:,} x {status or 'no answer'}" for status, count in sorted(statuses.items())),
         f"retries: {sum(retries.values()):,} (Actions destination {retries['actions']:,}, "
         f"library {retries['library']:,}); 503s: {statuses[503]:,}; 429s: {statuses[429]:,}",
+        *(f"  {count:,} x {reason}" for reason, count in result.reasons.most_common()),
         "",
         "answer time (s) by tenth of the run, by events stored when the request was sent:",
         f"  {'tenth':>5}  {'events stored':>17}  {'requests':>8}  {'p50':>5}  {'p99':>5}  {'max':>5}",

@@ -9,6 +9,7 @@ times each messageId arrived.
 
 import json
 import multiprocessing
+import threading
 import time
 from collections import Counter
 from multiprocessing.sharedctypes import Synchronized
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 STAGE = "local"
-# Rounds over every queue that find nothing, once the soak has stopped sending, before the count is final.
+# Receives from a queue that find nothing, once the soak has stopped sending, before its count is final.
 QUIET_ROUNDS = 2
 IDLE_SECONDS = 0.1
 
@@ -70,13 +71,27 @@ def _read_queues(
     read: "Synchronized[int]",
     results: "multiprocessing.Queue[dict[str, int]]",
 ) -> None:
-    sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
+    """Every tail queue read by a thread of its own, as a subscriber's pollers read them; the arrivals of all."""
     topics = [stage_environment(STAGE)[f"TOPIC_ARN_{t.upper()}"].rsplit(":", 1)[1] for t in event_types]
-    urls = [sqs.get_queue_url(QueueName=tail_queue_name(topic))["QueueUrl"] for topic in topics]
-    arrived: Counter[str] = Counter()
+    arrivals = [Counter[str]() for _ in topics]
+    readers = [
+        threading.Thread(target=_read_queue, args=(aws_endpoint, tail_queue_name(topic), stop, read, arrived))
+        for topic, arrived in zip(topics, arrivals, strict=True)
+    ]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    results.put(dict(sum(arrivals, Counter[str]())))
+
+
+def _read_queue(aws_endpoint: str, queue: str, stop: Event, read: "Synchronized[int]", arrived: Counter[str]) -> None:
+    """Read `queue` until the soak has stopped sending and QUIET_ROUNDS receives in a row find nothing."""
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     quiet = 0
     while quiet < QUIET_ROUNDS:
-        found = sum(_read_some(sqs, url, arrived) for url in urls)
+        found = _read_some(sqs, url, arrived)
         with read.get_lock():
             read.value += found
         if found:
@@ -85,7 +100,6 @@ def _read_queues(
             quiet += 1
         else:
             time.sleep(IDLE_SECONDS)
-    results.put(dict(arrived))
 
 
 def _read_some(sqs: "SQSClient", url: str, arrived: Counter[str]) -> int:

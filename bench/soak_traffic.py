@@ -19,6 +19,7 @@ import heapq
 import itertools
 import json
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -77,6 +78,8 @@ class Tally:
     # Events answered with a status that is not retried: the service refused them.
     refused: Counter[int] = field(default_factory=Counter)
     given_up: int = 0
+    # Why the service answered what it did not publish, its figures left out: how many answers said so.
+    reasons: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answered(self, answer: Answer, acknowledged: int = 0) -> None:
@@ -191,6 +194,14 @@ class ActionsDestination:
                 waiting.set_exception(RuntimeError("the Actions destination's node process exited"))
 
 
+def _reasons(messages: list[str | None]) -> Iterator[str]:
+    """The reasons an answer gives for what it did not publish, without their counts."""
+    for message in messages:
+        for part in (message or "no message").split("; "):
+            if not re.match(r"\d+ of \d+ events are published$|retry later$", part):
+                yield re.sub(r"^\d+ ", "", part)
+
+
 class SegmentLibrary:
     """segment-analytics-python, sending batches of 100 to the service, each request timed."""
 
@@ -243,6 +254,9 @@ class _TimedAdapter(requests.adapters.HTTPAdapter):
         retry = "X-Retry-Count" in request.headers
         answer = Answer("library/100", response.status_code, seconds, stored, retry)
         self._tally.answered(answer, events if response.status_code == 200 else 0)
+        if response.status_code >= 400:
+            with self._tally.lock:
+                self._tally.reasons.update(_reasons([response.json().get("message")]))
         return response
 
 
@@ -311,6 +325,7 @@ class Traffic:
         again = [event for event, status in zip(delivery.events, statuses, strict=True) if retryable(status)]
         with self._tally.lock:
             self._tally.refused.update(s for s in statuses if not retryable(s) and s != 200)
+            self._tally.reasons.update(_reasons(outcome.get("refusals") or []))
         if not again:
             return
         if delivery.attempt >= MAX_ATTEMPTS:
