@@ -96,7 +96,7 @@ def soak(events: int, concurrency: int) -> SoakResult:
             actions.close()
             tail.kill()
         at_end = stack.memory()
-    sent = (tally.answers, tally.sent, arrived, tally.refused, tally.given_up, tally.reasons)
+    sent = (tally.answers, tally.sent, arrived, tally.refused, tally.given_up, tally.reasons, tally.perhaps_published)
     return SoakResult(events, seconds, concurrency, *sent, at_start, at_end)
 
 

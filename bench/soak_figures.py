@@ -30,6 +30,7 @@ class SoakResult:
     refused: Counter[int]
     given_up: int
     reasons: Counter[str]
+    perhaps_published: int
     memory_at_start: Memory
     memory_at_end: Memory
 
@@ -99,7 +100,8 @@ def report(result: SoakResult) -> str:
         f"p99 {percentile(first, 0.99):.2f} -> {percentile(last, 0.99):.2f} s",
         "",
         f"published: {len(result.arrived):,} of {len(result.sent):,} events; lost {result.lost:,}; "
-        f"copies {result.copies:,}; unexpected {result.unexpected:,}; refused {sum(result.refused.values()):,}; "
+        f"copies {result.copies:,} (answers said {result.perhaps_published:,} were perhaps published); "
+        f"unexpected {result.unexpected:,}; refused {sum(result.refused.values()):,}; "
         f"given up {result.given_up:,}",
         f"memory (RSS): runner with moto {result.memory_at_start.runner_mib:.0f} -> "
         f"{result.memory_at_end.runner_mib:.0f} MiB (peak {result.memory_at_end.runner_peak_mib:.0f}); "

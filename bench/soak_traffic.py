@@ -80,6 +80,9 @@ class Tally:
     given_up: int = 0
     # Why the service answered what it did not publish, its figures left out: how many answers said so.
     reasons: Counter[str] = field(default_factory=Counter)
+    # Events the answers said may have been published all the same (an unknown outcome, an unwritten
+    # receipt): each may arrive twice, as docs/guarantees.md allows.
+    perhaps_published: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answered(self, answer: Answer, acknowledged: int = 0) -> None:
@@ -202,6 +205,12 @@ def _reasons(messages: list[str | None]) -> Iterator[str]:
                 yield re.sub(r"^\d+ ", "", part)
 
 
+def _perhaps_published(messages: list[str | None]) -> int:
+    """How many events the answers say may have been published although not acknowledged."""
+    said = "; ".join(message or "" for message in messages)
+    return sum(int(count) for count in re.findall(r"(\d+) (?:perhaps published|published but not recorded)", said))
+
+
 class SegmentLibrary:
     """segment-analytics-python, sending batches of 100 to the service, each request timed."""
 
@@ -257,6 +266,7 @@ class _TimedAdapter(requests.adapters.HTTPAdapter):
         if response.status_code >= 400:
             with self._tally.lock:
                 self._tally.reasons.update(_reasons([response.json().get("message")]))
+                self._tally.perhaps_published += _perhaps_published([response.json().get("message")])
         return response
 
 
@@ -326,6 +336,7 @@ class Traffic:
         with self._tally.lock:
             self._tally.refused.update(s for s in statuses if not retryable(s) and s != 200)
             self._tally.reasons.update(_reasons(outcome.get("refusals") or []))
+            self._tally.perhaps_published += _perhaps_published(outcome.get("refusals") or [])
         if not again:
             return
         if delivery.attempt >= MAX_ATTEMPTS:
