@@ -45,7 +45,8 @@ def _dynamodb_client(level: int) -> "DynamoDBClient":
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             read_timeout=READ_TIMEOUTS_SECONDS[level],
             retries={"total_max_attempts": 1},
-            max_pool_connections=CONCURRENT_CALLS,
+            # The claims' threads, and the settling of earlier rounds meanwhile: a connection each, kept.
+            max_pool_connections=2 * CONCURRENT_CALLS,
         ),
     )
 
