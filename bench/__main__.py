@@ -1,18 +1,22 @@
 """Benchmark the service against the AWS SDK's floor and print one table, then its AWS bill per event.
 
-    python -m bench [--json FILE] [--smoke] [--only bill]
+    python -m bench [--json FILE] [--smoke] [--only bill|capped]
 
 Rows: the warm path (µs per event through the view's Lambda handler vs. the
 same SNS publishes alone), the warm authorizer, cold starts of the view and of
 the authorizer (a fresh interpreter each, vs. boto3 alone making the same first
 call) from the package as deployed and from the repository, memory over 10,000
 events, and /v1/batch vs. single events. A second table sizes the Lambda
-functions from the same figures. Then the bill (`bench.bill`): dollars per
-million events, line by line, for single events and batches, with and without
-the dedup table, from the AWS calls the service makes against moto. The event
-mix is samples/events.jsonl, replayed. `--smoke` runs everything at a tiny
-size: it checks the machinery, its figures mean nothing. `--only bill`
-measures the bill alone.
+functions from the same figures. Then the same functions under a real CPU
+cap (`bench.capped`): warm batches and single events with the dedup table,
+and cold starts, each in a process held to a memory size's share of a CPU
+(as root only: elsewhere it says why, and goes on without them). Then the
+bill (`bench.bill`): dollars per million events, line by line, for single
+events and batches, with and without the dedup table, from the AWS calls the
+service makes against moto. The event mix is samples/events.jsonl, replayed.
+`--smoke` runs everything at a tiny size: it checks the machinery, its
+figures mean nothing. `--only bill` measures the bill alone, `--only capped`
+the capped measures alone.
 """
 
 import argparse
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import bill, cold, deployed
+from bench import bill, capped, cold, deployed
 from bench.environment import REPO, child_environment, event_mix
 from bench.pricing import ONE_VCPU_MB
 from bench.stub import running_stub
@@ -58,7 +62,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the figures to this file, as one JSON object")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the machinery")
-    parser.add_argument("--only", choices=["bill"], help="measure only the bill: what each event costs on AWS")
+    parser.add_argument(
+        "--only",
+        choices=["bill", "capped"],
+        help="measure only the bill (what each event costs on AWS) or the capped measures (needs root)",
+    )
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     if args.only is None:
@@ -67,9 +75,14 @@ def main() -> int:
         print()
         print(sizing_table(figures["sizing"]))
         print()
-    bill_figures, bill_tables = bill.measure_apart(args.smoke)
-    figures.update(bill_figures)
-    print(bill_tables)
+    if args.only in (None, "capped"):
+        capped_figures, capped_tables = capped.measure_apart(args.smoke)
+        figures.update(capped_figures)
+        print(capped_tables, end="\n\n" if args.only is None else "\n")
+    if args.only in (None, "bill"):
+        bill_figures, bill_tables = bill.measure_apart(args.smoke)
+        figures.update(bill_figures)
+        print(bill_tables)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

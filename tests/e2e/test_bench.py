@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import cpu_cap
 from tests.e2e.conftest import run_command
 
 KEYS = (
@@ -25,6 +26,10 @@ BILL_PATHS = ("single", "batch100", "batch500", "batch100_again")
 BILL_UNITS = ("write_units", "read_units", "sns_requests", "log_bytes")
 # Each of the bill's three tables: a head, a separator and a row per path, with and without the dedup table.
 BILL_TABLE_LINES = 3 * (2 + 2 * len(BILL_PATHS))
+# The capped tables: three rows per warm path, three per function's cold start, each with a head and a separator.
+CAPPED_TABLE_LINES = 2 + 3 * 3 + 2 + 3 * len(FUNCTIONS)
+# Capping a process's CPU takes root and cgroup v1: elsewhere the capped measures say why and are left out.
+CAPPED = cpu_cap.unavailable() is None
 
 
 def test_the_benchmark_measures_every_row_and_writes_its_figures(tmp_path: Path) -> None:
@@ -35,7 +40,8 @@ def test_the_benchmark_measures_every_row_and_writes_its_figures(tmp_path: Path)
     # THEN it prints a row per measure, one per Lambda function and the bill, and writes every figure
     assert result.returncode == 0, result.stderr
     table = [line for line in result.stdout.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 13 + 2 + len(FUNCTIONS) + BILL_TABLE_LINES, result.stdout
+    capped_lines = CAPPED_TABLE_LINES if CAPPED else 0
+    assert len(table) == 2 + 13 + 2 + len(FUNCTIONS) + capped_lines + BILL_TABLE_LINES, result.stdout
     figures = json.loads(figures_file.read_text())
     for key in KEYS:
         assert isinstance(figures[key], float), key
@@ -43,6 +49,7 @@ def test_the_benchmark_measures_every_row_and_writes_its_figures(tmp_path: Path)
     assert set(figures["sizing"]) == set(FUNCTIONS)
     assert all(figures["sizing"][function]["cold_start_s"]["512"] > 0 for function in FUNCTIONS)
     _assert_bill(figures)
+    _assert_capped(figures)
 
 
 def test_the_bill_runs_alone(tmp_path: Path) -> None:
@@ -56,6 +63,30 @@ def test_the_bill_runs_alone(tmp_path: Path) -> None:
     figures = json.loads(figures_file.read_text())
     _assert_bill(figures)
     assert not set(KEYS) & set(figures)
+
+
+def test_the_capped_measures_run_alone_or_say_why_not(tmp_path: Path) -> None:
+    # GIVEN the benchmark asked for the capped measures only, as root or not
+    figures_file = tmp_path / "capped.json"
+    # WHEN it runs
+    result = _bench("--smoke", "--only", "capped", "--json", str(figures_file))
+    # THEN it exits cleanly with their tables, or with the reason it could not cap a process, and nothing else
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert len(table) == (CAPPED_TABLE_LINES if CAPPED else 0), result.stdout
+    figures = json.loads(figures_file.read_text())
+    _assert_capped(figures)
+    assert not set(KEYS) & set(figures)
+    assert not [key for key in figures if key.startswith("usd_per_million")]
+    assert not [path.name for path in cpu_cap.CPU_CONTROLLER.glob("emma-segment-bench-*")]
+
+
+def test_without_a_cgroup_v1_cpu_controller_the_cap_says_why(tmp_path: Path) -> None:
+    # GIVEN a machine without cgroup v1's cpu controller
+    # WHEN asked whether a process can be capped
+    reason = cpu_cap.unavailable(tmp_path)
+    # THEN it cannot, and the reason says so
+    assert reason == f"no cgroup v1 cpu controller at {tmp_path}"
 
 
 def _bench(*options: str) -> subprocess.CompletedProcess[str]:
@@ -74,3 +105,16 @@ def _assert_bill(figures: dict[str, Any]) -> None:
         assert all(set(units[mode]) == set(BILL_UNITS) for mode in units)
         assert units["no_dedup"]["write_units"] == units["no_dedup"]["read_units"] == 0, path
         assert units["dedup"]["log_bytes"] > 0, path
+
+
+def _assert_capped(figures: dict[str, Any]) -> None:
+    """As root, the batch of 500's figures at every memory size and the cold starts; otherwise the reason."""
+    if not CAPPED:
+        assert "cgroup" in figures["capped_not_measured"]
+        return
+    assert set(figures["capped_batch500_seconds"]) == {"256", "512", "1024", "1769"}
+    assert all(seconds > 0 for seconds in figures["capped_batch500_seconds"].values())
+    assert set(figures["capped_batch500_status"].values()) <= {200, 503}
+    assert isinstance(figures["capped_batch500_met"], bool)
+    assert set(figures["capped_cold_ms"]) == set(FUNCTIONS)
+    assert all(set(by_memory) == {"128", "256", "512", "1024"} for by_memory in figures["capped_cold_ms"].values())
