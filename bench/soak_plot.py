@@ -7,6 +7,7 @@ which matplotlib would bring numpy and half a dozen packages for.
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -19,7 +20,7 @@ UNAVAILABLE = (214, 39, 40)
 PARTS = 10
 # Events stored and seconds to a pixel.
 Point = Callable[[float, float], tuple[float, float]]
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+Font: TypeAlias = "ImageFont.FreeTypeFont | ImageFont.ImageFont"
 
 
 def draw(result: SoakResult, path: Path) -> None:
