@@ -145,7 +145,15 @@ def _finish(path: Path, services: frozenset[str], recipe: bytes) -> None:
 
 
 def _needed(name: str, services: frozenset[str]) -> bool:
-    """Everything but the models of services the code never calls (botocore loads a model when a client is made)."""
+    """Everything but bytecode and the models of services the code never calls.
+
+    Chalice zips `chalicelib/` as it finds it, `__pycache__` included: bytecode
+    a laptop wrote, checked by timestamps Lambda does not keep, perhaps of a
+    module since deleted. The package's bytecode is the one `_finish` writes.
+    (botocore loads a service's model when a client of it is made.)
+    """
+    if name.endswith(".pyc"):
+        return False
     if not name.startswith(BOTOCORE_MODELS) or name.count("/") == 2:
         return True
     return name.split("/")[2] in services

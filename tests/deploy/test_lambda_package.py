@@ -24,7 +24,15 @@ from chalice.utils import UI, OSUtils
 
 from tools.aws_calls import Program
 from tools.deploy import REPO, load_config, stage_settings
-from tools.lambda_package import RECORD_COMPILED, PackageError, check_runtime, declared_runtime, prepare, unpack
+from tools.lambda_package import (
+    RECORD_COMPILED,
+    PackageError,
+    check_runtime,
+    declared_runtime,
+    prepare,
+    running_runtime,
+    unpack,
+)
 
 STAGE = "prod"
 # Imports what each function loads on any route and makes every AWS client, recording each module compiled from source.
@@ -152,3 +160,30 @@ def test_a_stage_without_this_interpreters_runtime_is_refused() -> None:
         check_runtime({"lambda_python_version": "python3.99"})
     with pytest.raises(PackageError, match="declares no Lambda runtime"):
         check_runtime({})
+
+
+def test_bytecode_left_in_the_project_is_not_shipped(tmp_path: Path) -> None:
+    # GIVEN a project whose chalicelib/ holds bytecode a laptop wrote: of a module, and of one since deleted
+    runtime = running_runtime()
+    (tmp_path / ".chalice").mkdir()
+    (tmp_path / ".chalice" / "config.json").write_text(
+        json.dumps({"version": "2.0", "app_name": "laptop", "stages": {"dev": {"lambda_python_version": runtime}}})
+    )
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "app.py").write_text("from chalice import Chalice\n\napp = Chalice(app_name='laptop')\n")
+    (tmp_path / "chalicelib").mkdir()
+    (tmp_path / "chalicelib" / "__init__.py").write_text("")
+    kept = tmp_path / "chalicelib" / "kept.py"
+    kept.write_text("ANSWER = 42\n")
+    cache = Path(importlib.util.cache_from_source(str(kept))).parent
+    cache.mkdir()
+    (cache / Path(importlib.util.cache_from_source(str(kept))).name).write_bytes(b"stale bytecode")
+    (cache / f"deleted.{sys.implementation.cache_tag}.pyc").write_bytes(b"bytecode of a deleted module")
+    # WHEN the package is prepared
+    with zipfile.ZipFile(prepare(tmp_path, "dev")) as archive:
+        names = archive.namelist()
+        ours = archive.read(importlib.util.cache_from_source("chalicelib/kept.py"))
+    # THEN each source has one bytecode entry, the one made from it, and the deleted module's is gone
+    assert len(names) == len(set(names))
+    assert not [name for name in names if "deleted" in name]
+    assert ours[16:] and ours[:4] == importlib.util.MAGIC_NUMBER
