@@ -31,13 +31,21 @@ from tools.emulator import patch_moto  # noqa: E402
 patch_moto()
 
 E2E = Path(__file__).parent / "e2e"
+DEPLOY = Path(__file__).parent / "deploy"
 # An end-to-end test starts servers and subprocesses and waits on real HTTP: on two busy cores, the
-# longest takes 40 s, and its module's first test also starts `make run`.
+# longest takes 60 s, and its module's first test also starts `make run`.
 E2E_TIMEOUT_SECONDS = 300
+# `make test` runs two pytest workers (pytest-xdist, `--dist loadgroup`). End-to-end and deployment
+# tests all run in one of them, one at a time: they share the repository's files (the package Chalice
+# builds in .chalice/deployments, the code `make run` watches) and a session's `make run`.
+SHARES_THE_REPOSITORY = pytest.mark.xdist_group("shares-the-repository")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """End-to-end tests get a longer time limit than pyproject's, unless the command line gave one for all."""
+    """End-to-end and deployment tests run one at a time; end-to-end ones get a longer time limit than pyproject's."""
+    for item in items:
+        if E2E in item.path.parents or DEPLOY in item.path.parents:
+            item.add_marker(SHARES_THE_REPOSITORY)
     if config.getoption("timeout") is not None:
         return
     for item in items:
