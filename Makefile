@@ -39,9 +39,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-# Two workers: end-to-end and deployment tests in one, one at a time (tests/conftest.py), the rest in both.
+# Two workers: end-to-end and deployment tests in one, in turn (tests/scheduling.py), the rest in both.
 pytest: $(VENV)/.installed
-	$(BIN)/pytest --numprocesses 2 --dist loadgroup
+	$(BIN)/pytest --numprocesses 2
 
 # Long fuzzing, apart from `make test`: 20,000 hypothesis examples of bodies and headers, 2,000
 # events per run of the fault-injection property, 2,500-event batches with each call slow in turn,

@@ -25,27 +25,26 @@ from app import app  # noqa: E402
 from chalicelib.process_cache import forget_all  # noqa: E402
 from tests.aws import Deployment  # noqa: E402
 from tests.helpers import Api, configure  # noqa: E402
+from tests.scheduling import OneWorkerForTheRepository  # noqa: E402
 from tools.emulator import patch_moto  # noqa: E402
 
 # moto as `make run` runs it: what the service's calls need of DynamoDB, as DynamoDB does it.
 patch_moto()
 
 E2E = Path(__file__).parent / "e2e"
-DEPLOY = Path(__file__).parent / "deploy"
 # An end-to-end test starts servers and subprocesses and waits on real HTTP: on two busy cores, the
 # longest takes 60 s, and its module's first test also starts `make run`.
 E2E_TIMEOUT_SECONDS = 300
-# `make test` runs two pytest workers (pytest-xdist, `--dist loadgroup`). End-to-end and deployment
-# tests all run in one of them, one at a time: they share the repository's files (the package Chalice
-# builds in .chalice/deployments, the code `make run` watches) and a session's `make run`.
-SHARES_THE_REPOSITORY = pytest.mark.xdist_group("shares-the-repository")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> OneWorkerForTheRepository:
+    """`make test`'s two workers (pytest-xdist) run end-to-end and deployment tests in one of them, in turn."""
+    return OneWorkerForTheRepository(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """End-to-end and deployment tests run one at a time; end-to-end ones get a longer time limit than pyproject's."""
-    for item in items:
-        if E2E in item.path.parents or DEPLOY in item.path.parents:
-            item.add_marker(SHARES_THE_REPOSITORY)
+    """End-to-end tests get a longer time limit than pyproject's, unless the command line gave one for all."""
     if config.getoption("timeout") is not None:
         return
     for item in items:
