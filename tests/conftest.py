@@ -25,7 +25,7 @@ from app import app  # noqa: E402
 from chalicelib.process_cache import forget_all  # noqa: E402
 from tests.aws import Deployment  # noqa: E402
 from tests.helpers import Api, configure  # noqa: E402
-from tests.scheduling import OneWorkerForTheRepository  # noqa: E402
+from tests.scheduling import OneWorkerForTheRepository, name_parameters_in_node_ids  # noqa: E402
 from tools.emulator import patch_moto  # noqa: E402
 
 # moto as `make run` runs it: what the service's calls need of DynamoDB, as DynamoDB does it.
@@ -45,6 +45,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> OneWorker
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """End-to-end tests get a longer time limit than pyproject's, unless the command line gave one for all."""
+    name_parameters_in_node_ids(items)
     if config.getoption("timeout") is not None:
         return
     for item in items:
