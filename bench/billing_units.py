@@ -31,9 +31,10 @@ part of its attributes: "All parts of the message attribute, including name, typ
 included in the message size restriction" (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html).
 
 A PartiQL statement in a BatchExecuteStatement is counted as the item operation it stands for (an INSERT
-as a PutItem of its item, a DELETE as a DeleteItem), each on its own: PartiQL is another way to call the
-same operations (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.html), and
-a batch of statements, unlike a transaction, is not billed twice.
+as a PutItem of its item, an UPDATE as an UpdateItem, a DELETE as a DeleteItem), each on its own: PartiQL
+is another way to call the same operations
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.html), and a batch of
+statements, unlike a transaction, is not billed twice.
 
 Calls that failed for another reason (throttled, refused, no answer) bill nothing here; the bill's table
 counts them apart.
@@ -53,7 +54,8 @@ READ_UNIT_BYTES = 4096
 SNS_CHUNK_BYTES = 64 * 1024
 # The errors DynamoDB still bills a write for: its condition was evaluated.
 CONDITION_FAILURES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
-# A PartiQL statement refused by its condition: an INSERT whose key has an item, a DELETE whose WHERE is false.
+# A PartiQL statement refused by its condition: an INSERT whose key has an item, an UPDATE or DELETE whose WHERE is
+# false.
 STATEMENT_CONDITION_FAILURES = frozenset({"DuplicateItem", "ConditionalCheckFailed"})
 # The attribute names of an INSERT's item, its values given as parameters: `{'id': ?, 'at': ?}`.
 _INSERTED_NAMES = re.compile(r"'([^']+)'\s*:\s*\?")
@@ -264,8 +266,9 @@ def _batch_get_item(params: Mapping[str, Any], answer: Mapping[str, Any]) -> Uni
 
 def _batch_execute_statement(params: Mapping[str, Any], answer: Mapping[str, Any]) -> Units:
     """Each statement as its own write: an INSERT by the item it carries (its attribute names from the statement,
-    its values the parameters), a DELETE at least one unit; a statement refused by its condition (an INSERT's
-    key taken, a DELETE's WHERE false) bills too, one throttled or failing does not. Reads are not sent this way."""
+    its values the parameters), an UPDATE or a DELETE at least one unit (the service's claim records are far
+    below 1 KB); a statement refused by its condition (an INSERT's key taken, a WHERE false) bills too, one
+    throttled or failing does not. Reads are not sent this way."""
     responses = answer.get("Responses") or [{} for _ in params["Statements"]]
     units = 0
     for statement, response in zip(params["Statements"], responses, strict=True):

@@ -71,7 +71,15 @@ _READS_PER_CALL = 100
 _ATTRIBUTES = ("id", "claimed_by", "at", "until", "expiration")
 # PartiQL's INSERT is refused (DuplicateItem) for a key that has any record: a claim for a new event.
 _INSERT = 'INSERT INTO "{table}" VALUE {{' + ", ".join(f"'{name}': ?" for name in _ATTRIBUTES) + "}}"
-# A claim taken over, or released: deleted on the condition that it is still the named round's, or expired.
+# A claim taken over from the round that holds it: rewritten as ours, on the condition that it is still that
+# round's. One write, where deleting and inserting it again would be two calls in turn.
+_TAKE_OVER = (
+    'UPDATE "{table}" '
+    + " ".join(f'SET "{name}" = ?' for name in _ATTRIBUTES[1:])
+    + ' WHERE "id" = ? AND "claimed_by" = ?'
+)
+# A claim released, or an expired record cleared before its key is claimed again: deleted on the condition
+# that it is still the named round's, or expired.
 _DELETE = 'DELETE FROM "{table}" WHERE "id" = ? AND "{attribute}" {operator} ?'
 # BatchExecuteStatement's limit.
 _STATEMENTS_PER_CALL = 25
@@ -113,12 +121,14 @@ class Claim:
 @dataclass(frozen=True)
 class Round:
     """One round's claims by position, its token, the place in its receipt of each event it tried to claim,
-    and the keys it holds."""
+    the keys it holds, and whether its claims found records of other deliveries in the way (taken over or not):
+    the batch is being sent again."""
 
     token: str
     claims: list[Claim]
     places: dict[str, int] = field(default_factory=dict)
     held: frozenset[str] = frozenset()
+    found: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,10 +191,10 @@ class DedupTable:
         A round's keys are inserted 25 to a call (PartiQL's INSERT, refused for
         a key that has any record); those refused are read back and judged.
         `holders` names, for keys read back as claimable earlier, the round
-        whose claim is taken over; such keys, and any judged claimable here,
-        are taken over in batches too: a DELETE on the condition that the
-        claim is still that round's (or expired), then an INSERT. One event
-        alone is claimed with one conditional write. A key this request has
+        whose claim is taken over; such keys are taken over in the same calls
+        (an UPDATE on the condition that the claim is still that round's), and
+        any judged claimable here in a second wave. One event alone is claimed
+        with one conditional write. A key this request has
         claimed before, in this round or an earlier one, is a duplicate: one
         event sent twice in a batch is published once.
         """
@@ -194,11 +204,11 @@ class DedupTable:
         self._rounds += 1
         places = {key: place for place, key in enumerate(fresh)}
         if len(fresh) == 1:
-            claims = self._claimed_alone(fresh[0], token, holders.get(fresh[0], ""), deadline)
+            claims, found = self._claimed_alone(fresh[0], token, holders.get(fresh[0], ""), deadline), False
         else:
-            claims = self._claimed_together(fresh, token, places, holders, deadline)
+            claims, found = self._claimed_together(fresh, token, places, holders, deadline)
         held = frozenset(key for key, claim in claims.items() if claim.state is ClaimState.NEW)
-        return Round(token, [claims.pop(key, _REPEATED) for key in keys], places, held)
+        return Round(token, [claims.pop(key, _REPEATED) for key in keys], places, held, found)
 
     def recorded(self, keys: Sequence[str], deadline: Deadline) -> dict[str, Claim]:
         """What the table already holds for `keys`, judged: duplicates, claims held elsewhere, claimable ones.
@@ -276,47 +286,52 @@ class DedupTable:
 
     def _claimed_together(
         self, keys: list[str], token: str, places: Mapping[str, int], holders: Mapping[str, str], deadline: Deadline
-    ) -> dict[str, Claim]:
-        """A round's claims, in batches: new keys inserted, those found judged, the claimable taken over."""
+    ) -> tuple[dict[str, Claim], bool]:
+        """A round's claims: new keys inserted and claims read back as claimable taken over, in one wave of
+        calls; then the keys whose INSERT found a record in the way judged, and those claimable taken over.
+        And whether any INSERT found a record in the way."""
         new = [key for key in keys if key not in holders]
-        claims = self._inserted(new, token, places, deadline)
-        claims.update(self._found([key for key in new if key not in claims], token, deadline))
-        claimable = {key: holders[key] for key in keys if key in holders}
-        claimable.update((key, claim.holder) for key, claim in claims.items() if claim.state is ClaimState.CLAIMABLE)
-        claims.update(self._taken_over(claimable, token, places, deadline))
-        return claims
+        claims = self._written(new, {key: holders[key] for key in keys if key in holders}, token, places, deadline)
+        found = [key for key in new if key not in claims]
+        claims.update(self._found(found, token, deadline))
+        claimable = {key: claims[key].holder for key in found if claims[key].state is ClaimState.CLAIMABLE}
+        if claimable:
+            claims.update(self._written([], claimable, token, places, deadline))
+        return claims, bool(found)
 
-    def _inserted(self, keys: list[str], token: str, places: Mapping[str, int], deadline: Deadline) -> dict[str, Claim]:
-        """Claims made by inserting records; keys that have a record (refused: `DuplicateItem`) are left out.
+    def _written(
+        self, new: list[str], holders: Mapping[str, str], token: str, places: Mapping[str, int], deadline: Deadline
+    ) -> dict[str, Claim]:
+        """Claims made in one wave of calls: `new` keys inserted, and the claims of `holders` taken over.
 
         An INSERT is refused for a key with any record: live, expired, or our
-        own from an attempt whose answer was lost. Those are for `_found` to
-        read and judge.
+        own from an attempt whose answer was lost; such keys are left out, for
+        `_found` to read and judge. A claim that a round holds is taken over
+        by an UPDATE on the condition that the round still holds it; an
+        expired one ("" for its holder) is deleted on the condition that it
+        has expired, then inserted. A take-over refused lost the race to
+        another delivery, which holds the event now (or, sent again after a
+        lost answer, it was ours: released by this round's receipt all the
+        same).
         """
         now = int(self._clock())
-        statement = _INSERT.format(table=self._table)
-        done = self._execute(
-            {key: {"Statement": statement, "Parameters": self._values(key, token, places[key], now)} for key in keys},
-            deadline,
-        )
-        return {key: _inserted_claim(outcome) for key, outcome in done.items() if outcome != _DUPLICATE_ITEM}
-
-    def _taken_over(
-        self, holders: Mapping[str, str], token: str, places: Mapping[str, int], deadline: Deadline
-    ) -> dict[str, Claim]:
-        """Claims taken over from the rounds `holders` names ("" for an expired record): deleted, then inserted.
-
-        A DELETE refused (its claim is another's now), or an INSERT refused
-        after it (another delivery inserted first), lost the race to another
-        delivery, which holds the event now.
-        """
-        if not holders:
-            return {}
-        deleted = self._execute(self._deletes(holders), deadline)
-        claims = {key: _deleted_claim(outcome) for key, outcome in deleted.items() if outcome != ""}
-        gone = [key for key, outcome in deleted.items() if outcome == ""]
-        inserted = self._inserted(gone, token, places, deadline)
-        claims.update((key, inserted.get(key, Claim(ClaimState.IN_PROGRESS, seconds_left=1))) for key in gone)
+        insert, take_over = _INSERT.format(table=self._table), _TAKE_OVER.format(table=self._table)
+        expired = [key for key, holder in holders.items() if not holder]
+        statements = {
+            key: {"Statement": insert, "Parameters": self._values(key, token, places[key], now)} for key in new
+        }
+        for key, holder in holders.items():
+            if holder:
+                values = self._values(key, token, places[key], now)
+                statements[key] = {"Statement": take_over, "Parameters": [*values[1:], values[0], {"S": holder}]}
+        statements.update(self._deletes(dict.fromkeys(expired, "")))
+        done = self._execute(statements, deadline)
+        cleared = [key for key in expired if done[key] == ""]
+        claims = {key: _inserted_claim(done[key]) for key in new if done[key] != _DUPLICATE_ITEM}
+        claims.update((key, _taken_over_claim(done[key])) for key in holders if key not in cleared)
+        if cleared:
+            inserted = self._written(cleared, {}, token, places, deadline)
+            claims.update((key, inserted.get(key, Claim(ClaimState.IN_PROGRESS, seconds_left=1))) for key in cleared)
         return claims
 
     def _deletes(self, holders: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -551,10 +566,12 @@ def _inserted_claim(outcome: str | Claim) -> Claim:
     return _NEW if outcome == "" else Claim(ClaimState.UNREACHABLE, reason=outcome)
 
 
-def _deleted_claim(outcome: str | Claim) -> Claim:
-    """What a take-over's DELETE that did not delete means: another delivery holds the claim, or no answer."""
+def _taken_over_claim(outcome: str | Claim) -> Claim:
+    """What a take-over's UPDATE (or an expired record's DELETE) made: new, held by another delivery, or none."""
     if isinstance(outcome, Claim):
         return outcome
+    if outcome == "":
+        return _NEW
     if outcome == "ConditionalCheckFailed":
         return Claim(ClaimState.IN_PROGRESS, seconds_left=1)
     return Claim(ClaimState.UNREACHABLE, reason=outcome)

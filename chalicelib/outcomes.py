@@ -241,7 +241,7 @@ class _Rounds:
         published: list[str] = []
         unknown: list[str] = []
         new: list[int] = []
-        found = False
+        found = round_.found
         for position, claim in enumerate(round_.claims):
             message = messages[position]
             if claim.state is not ClaimState.NEW:

@@ -107,6 +107,11 @@ def claims(params: dict[str, Any]) -> bool:
     return "Statements" in params or ("Item" in params and not receipts(params))
 
 
+def releases(params: dict[str, Any]) -> bool:
+    """Whether a DynamoDB call releases claims: a batch of DELETEs."""
+    return any(statement["Statement"].startswith("DELETE") for statement in params.get("Statements", []))
+
+
 @contextmanager
 def dynamodb_unreachable(
     operation: str, times: int = 1_000_000, only: Callable[[dict[str, Any]], bool] = lambda params: True

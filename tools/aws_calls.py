@@ -32,10 +32,10 @@ from botocore.model import ServiceModel
 REPO = Path(__file__).resolve().parent.parent
 API_HANDLER = "api_handler"
 # Calls that IAM authorizes as other actions: PublishBatch as Publish, and a PartiQL batch by its
-# statements (the service's are INSERTs and DELETEs).
+# statements (the service's are INSERTs, UPDATEs and DELETEs).
 _AUTHORIZED_AS = {
     "sns:PublishBatch": ("sns:Publish",),
-    "dynamodb:BatchExecuteStatement": ("dynamodb:PartiQLInsert", "dynamodb:PartiQLDelete"),
+    "dynamodb:BatchExecuteStatement": ("dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"),
 }
 _CHALICE_EVENT_DECORATORS = frozenset(
     {"authorizer", "lambda_function", "on_s3_event", "on_sns_message", "on_sqs_message", "on_cw_event", "schedule",

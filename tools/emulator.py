@@ -4,17 +4,18 @@ moto answers every call the service makes. Where, for those calls, it is slow
 or does not do what DynamoDB documents, `patch_moto` changes it, once per
 process, before the first call:
 
-- PartiQL's INSERT and DELETE, which the service claims a batch's events
-  with, and takes over or releases their claims: moto copies every item of
+- PartiQL's INSERT, UPDATE and DELETE, which the service claims a batch's
+  events with, and takes over or releases their claims: moto copies every item of
   every table into a new list for each statement, so a claim slows down as
   the table grows (an hour of `make run` traffic would make every batch time
   out); it overwrites a key that has an item, where DynamoDB refuses the
   INSERT with `DuplicateItem`; and it does not refuse a DELETE whose WHERE
   clause is false for the item, where DynamoDB answers
   `ConditionalCheckFailed`. Here the shapes the service sends (an INSERT of
-  one item, its values as parameters; a DELETE by key on one more condition,
-  `=` or `<`) are carried out as DynamoDB documents them, in constant time;
-  any other statement is moto's own.
+  one item, its values as parameters; an UPDATE of attributes by key on one
+  more condition, `=`; a DELETE by key on one more condition, `=` or `<`)
+  are carried out as DynamoDB documents them, in constant time; any other
+  statement is moto's own.
 - Condition expressions: moto parses one twice per conditional write, which
   is most of what a claim costs it; here each expression, with its names and
   values, is parsed once and its syntax tree reused.
@@ -87,6 +88,12 @@ _DELETE = re.compile(
     r"""\s+AND\s+"(?P<attribute>[^"]+)"\s*(?P<operator>=|<)\s*\?\s*""",
     re.IGNORECASE,
 )
+_UPDATE = re.compile(
+    r"""\s*UPDATE\s+"(?P<table>[^"]+)"\s+(?P<sets>(?:SET\s+"[^"]+"\s*=\s*\?\s+)+)"""
+    r"""WHERE\s+"(?P<key>[^"]+)"\s*=\s*\?\s+AND\s+"(?P<attribute>[^"]+)"\s*=\s*\?\s*""",
+    re.IGNORECASE,
+)
+_SET = re.compile(r'SET\s+"([^"]+)"\s*=\s*\?', re.IGNORECASE)
 # A queue's counts of its messages, each a pass over all of them.
 _COUNTS = (
     "approximate_number_of_messages",
@@ -130,6 +137,8 @@ def _with_inserts(batch_execute_statement: Any) -> Any:
                 responses.append(_insert(backend, insert, parameters))
             elif delete := _DELETE.fullmatch(statement["Statement"]):
                 responses.append(_delete(backend, delete, parameters))
+            elif update := _UPDATE.fullmatch(statement["Statement"]):
+                responses.append(_update(backend, update, parameters))
             else:
                 responses.extend(batch_execute_statement(backend, [statement]))
         return responses
@@ -162,6 +171,21 @@ def _delete(backend: Any, delete: re.Match[str], parameters: list[dict[str, Any]
         if not holds:
             return {"Error": {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}}
         table.delete_item(key, None)
+    return {"TableName": table.name}
+
+
+def _update(backend: Any, update: re.Match[str], parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    """One UPDATE by key on one more condition (`=`): its attributes set; refused without an item, or if it is false."""
+    table = backend.tables.get(update["table"])
+    if table is None:
+        return {"Error": {"Code": "ResourceNotFound", "Message": "Requested resource not found"}}
+    names = _SET.findall(update["sets"])
+    key, expected = DynamoType(parameters[len(names)]), DynamoType(parameters[len(names) + 1])
+    item = table.get_item(key)
+    if item is None or item.attrs.get(update["attribute"]) != expected:
+        return {"Error": {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}}
+    for name, value in zip(names, parameters, strict=False):
+        item.attrs[name] = DynamoType(value)
     return {"TableName": table.name}
 
 

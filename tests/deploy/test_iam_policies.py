@@ -69,7 +69,8 @@ def test_the_derived_calls_are_the_ones_the_service_makes_today() -> None:
         "dynamodb:UpdateItem",  # ... and disables one Segment refused
         "dynamodb:BatchGetItem",  # deduplication: what a batch sent again has published already, and receipts
         "dynamodb:PartiQLInsert",  # deduplication: a batch's claims, 25 INSERTs to a BatchExecuteStatement
-        "dynamodb:PartiQLDelete",  # ... claims taken over or released, each DELETE on the condition of who holds it
+        "dynamodb:PartiQLUpdate",  # ... claims taken over, each UPDATE on the condition of who holds it
+        "dynamodb:PartiQLDelete",  # ... claims released, each DELETE on the condition of who holds it
         "secretsmanager:GetSecretValue",  # webhook secrets, and secrets referenced by ARN
         "ssm:GetParameter",  # secrets referenced as ssm:/name
     }

@@ -13,7 +13,15 @@ from chalicelib.dedup import RETENTION_SECONDS, record_key
 from chalicelib.dynamodb import dynamodb_clients
 from chalicelib.publisher import sns_clients
 from tests.aws import DEDUP_TABLE, Deployment
-from tests.faults import THROTTLED, answers_lost, dynamodb_unreachable, hooked, receipts, sns_publish_faults
+from tests.faults import (
+    THROTTLED,
+    answers_lost,
+    dynamodb_unreachable,
+    hooked,
+    receipts,
+    releases,
+    sns_publish_faults,
+)
 from tests.helpers import Api, answer_of, log_lines
 
 EVENT = {"type": "identify", "userId": "u1", "messageId": "m-1"}
@@ -309,6 +317,32 @@ def test_a_claim_held_by_a_round_that_released_it_is_claimed_again_at_once(
     assert message_ids(deployment) == ["m-1"]
     claim, receipt = deployment.claim_and_receipt("1234", "m-1")
     assert receipt is not None and receipt["published"] == {claim["at"]}
+
+
+def test_a_batch_sent_again_takes_over_the_claims_its_rounds_released_with_one_write_each(
+    deduplicating: tuple[Api, Deployment],
+) -> None:
+    api, deployment = deduplicating
+    body = batch(*[f"m-{n}" for n in range(150)])
+    # GIVEN a delivery whose publishes all failed, whose receipts say so, and whose claims could not be deleted
+    with (
+        sns_publish_faults(*[THROTTLED] * 1000, operation="PublishBatch"),
+        dynamodb_unreachable("BatchExecuteStatement", only=releases),
+    ):
+        assert api.post(body, path="/v1/batch").status_code == 503
+    assert len(deployment.dedup_records()) == 150 + 2
+    statements: Counter[str] = Counter()
+
+    def note(params: dict[str, Any], **kwargs: Any) -> None:
+        statements.update(statement["Statement"].split()[0] for statement in params["Statements"])
+
+    # WHEN Segment sends the batch again
+    with hooked(dynamodb_clients(), "before-parameter-build.dynamodb.BatchExecuteStatement", note):
+        assert api.post(body, path="/v1/batch").status_code == 200
+    # THEN every event is published once: the first round's INSERTs found the claims, which were taken over, and
+    # the rest, read back, were taken over at once; one UPDATE per claim, nothing deleted
+    assert sorted(message_ids(deployment)) == sorted(event["messageId"] for event in body["batch"])
+    assert statements == {"INSERT": 100, "UPDATE": 150}
 
 
 def test_a_claim_whose_round_left_no_receipt_holds_redeliveries_off_until_its_window_ends(

@@ -131,7 +131,13 @@ class Faults:
         elif record_id:
             self.claimed[(item["claimed_by"]["S"], int(item["at"]["N"]))] = self.completions[record_id]
         for statement in params.get("Statements", []):
-            record_id, holder, place = (value.get("S") or value.get("N") for value in statement["Parameters"][:3])
+            values = [value.get("S") or value.get("N") for value in statement["Parameters"]]
+            if statement["Statement"].startswith("INSERT"):  # id, claimed_by, at, ...
+                record_id, holder, place = values[:3]
+            elif statement["Statement"].startswith("UPDATE"):  # claimed_by, at, until, expiration; id, previous
+                holder, place, record_id = values[0], values[1], values[4]
+            else:  # a DELETE claims nothing
+                continue
             self.claimed[(str(holder), int(str(place)))] = self.completions[str(record_id)]
 
     def sns_fault(self, model: Any, timeout: float, **kwargs: Any) -> Any:
