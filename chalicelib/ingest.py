@@ -24,6 +24,9 @@ from chalicelib.responses import answer, answered, error_answer
 from chalicelib.schemas import load_event
 
 Work = Callable[[RequestLog, Deadline], Response]
+# The most of a messageId an answer or a log line quotes: Segment keeps its own under 100 characters
+# (docs/contract.md §1), and a sender's longer one is not repeated whole, in answers or logs.
+QUOTED_MESSAGE_ID_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,10 @@ def _publish_event(
     body = request_parts.json_object_body(request)
     delivery = Delivery(account_id, received_at, request_parts.settings(request), implied_type)
     message = message_for(body, delivery)
-    log.note(type=message.event_type, message_id=message.message_id, message_bytes=message.size)
+    message_id = quoted_message_id(message.message_id)
+    log.note(type=message.event_type, message_id=message_id, message_bytes=message.size)
     outcomes = _publish_once([message], account_id, log, deadline)
-    return answer(200, {"messageId": message.message_id, **_unrecorded(outcomes)})
+    return answer(200, {"messageId": message_id, **_unrecorded(outcomes)})
 
 
 def _publish_batch(request: Request, log: RequestLog, deadline: Deadline) -> Response:
@@ -160,9 +164,14 @@ def _rejection(index: int, raw_event: Any, error: IngestError) -> dict[str, Any]
     rejection: dict[str, Any] = {"index": index}
     message_id = sent_value(raw_event, "messageId") if isinstance(raw_event, dict) else None
     if isinstance(message_id, str | int) and not isinstance(message_id, bool):
-        rejection["messageId"] = str(message_id)
+        rejection["messageId"] = quoted_message_id(str(message_id))
     rejection.update(status=error.status_code, message=error.message)
     return rejection
+
+
+def quoted_message_id(message_id: str) -> str:
+    """A messageId as an answer or a log line quotes it: its first 100 characters, all of any Segment sends."""
+    return message_id[:QUOTED_MESSAGE_ID_CHARS]
 
 
 def message_for(raw_event: Any, delivery: Delivery) -> Message:

@@ -77,6 +77,23 @@ def test_invalid_events_are_listed_and_the_valid_ones_still_published(api: Api, 
     assert deployment.delivered("track") == []
 
 
+def test_a_long_message_id_is_quoted_to_its_first_100_characters_only(
+    api: Api, deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_id = "m-" + "x" * 20_000
+    # GIVEN a batch whose invalid event has a messageId far longer than any Segment sends, and such an event alone
+    rejected = answer_of(api.post(batch({"type": "track", "userId": "u1", "messageId": long_id}), path="/v1/batch"))
+    accepted = api.post(identify(long_id), path="/v1/identify")
+    # THEN the answers and the log lines quote its first 100 characters, and the event is published with all of it
+    assert rejected["rejected"] == [
+        {"index": 0, "messageId": long_id[:100], "status": 400, "message": "event: is required"}
+    ]
+    assert answer_of(accepted) == {"messageId": long_id[:100]}
+    assert [item.event["messageId"] for item in deployment.delivered("identify")] == [long_id]
+    logged = capsys.readouterr().out
+    assert long_id[:101] not in logged and long_id[:100] in logged
+
+
 def test_batch_context_and_integrations_are_merged_under_the_events_own(api: Api, deployment: Deployment) -> None:
     shared = {
         "context": {"library": {"name": "analytics-python"}, "ip": "10.0.0.1"},
