@@ -43,13 +43,13 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(BIN)/pytest --numprocesses 2
 
-# Long fuzzing, apart from `make test`: 20,000 hypothesis examples of bodies and headers, 2,000
-# events per run of the fault-injection property, 2,500-event batches with each call slow in turn,
-# and schemathesis on every schema boundary.
+# Long fuzzing, apart from `make test`: 20,000 hypothesis examples of bodies and headers, a search of
+# 2,000 bodies for the costliest to answer, 2,000 events per run of the fault-injection property,
+# 2,500-event batches with each call slow in turn, and schemathesis on every schema boundary.
 # Each test may take minutes here: half an hour before it counts as hung.
 fuzz: $(VENV)/.installed
 	FUZZ_EXAMPLES=20000 GUARANTEE_EVENTS=2000 $(BIN)/pytest --timeout 1800 tests/functional/test_fuzz.py \
-		tests/functional/test_guarantees.py --hypothesis-show-statistics
+		tests/functional/test_guarantees.py tests/functional/test_costly_bodies.py --hypothesis-show-statistics
 	PROGRESS_EVENTS=2500 $(BIN)/pytest --timeout 1800 tests/functional/test_slow_aws.py -k gets_further
 	SCHEMATHESIS_COVERAGE=1 SCHEMATHESIS_EXAMPLES=300 $(BIN)/pytest --timeout 1800 tests/e2e/test_openapi_conformance.py
 

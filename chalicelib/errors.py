@@ -53,6 +53,14 @@ class PayloadTooLarge(IngestError):
     status_code = 413
 
 
+class MessageTooLarge(PayloadTooLarge):
+    """One event's message is more than SNS carries; `size` is its bytes, work a batch's cap counts all the same."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class UnsupportedMediaType(IngestError):
     """The body is not declared as JSON."""
 

@@ -15,11 +15,12 @@ from chalice.app import Request, Response
 from chalicelib import request_parts, webhook
 from chalicelib.batches import MAX_BATCH_BYTES, MAX_BATCH_MESSAGE_BYTES, read_batch, with_batch_fields
 from chalicelib.deadline import Deadline, request_deadline
-from chalicelib.errors import BadRequest, IngestError, PayloadTooLarge
+from chalicelib.errors import BadRequest, DeadlineReached, IngestError, MessageTooLarge, PayloadTooLarge
 from chalicelib.field_names import canonical_fields, sent_value
-from chalicelib.messages import Message, build_message, received_now, topic_for
+from chalicelib.messages import MAX_MESSAGE_BYTES, Message, build_message, encoded_size, received_now, topic_for
 from chalicelib.outcomes import Outcomes, publish_once
 from chalicelib.request_log import RequestLog
+from chalicelib.request_parts import SETTINGS_HEADER
 from chalicelib.responses import answer, answered, error_answer
 from chalicelib.schemas import load_event
 
@@ -113,35 +114,69 @@ def _publish_batch(request: Request, log: RequestLog, deadline: Deadline) -> Res
     log.note(account_id=account_id, body_bytes=len(request.raw_body))
     batch = read_batch(request_parts.json_body(request, MAX_BATCH_BYTES))
     delivery = Delivery(account_id, received_at, request_parts.settings(request), batch_fields=batch.shared)
-    messages, rejected = _messages(batch.events, delivery)
+    messages, rejected = _messages(batch.events, delivery, deadline)
     log.note(events=len(batch.events), invalid_events=len(rejected), message_bytes=sum(m.size for m in messages))
     outcomes = _publish_once(messages, account_id, log, deadline)
     return answer(200, {"accepted": len(messages), "rejected": rejected, **_unrecorded(outcomes)})
 
 
-def _messages(events: list[Any], delivery: Delivery) -> tuple[list[Message], list[dict[str, Any]]]:
+def _messages(events: list[Any], delivery: Delivery, deadline: Deadline) -> tuple[list[Message], list[dict[str, Any]]]:
     """The messages for a batch's valid events, and its invalid events as the answer lists them.
 
     A batch's context, integrations and settings are copied into each of its
-    messages, so their total is capped, and counted as they are built.
+    messages, so a small body can ask for minutes of work. Its shared fields
+    are weighed first, once, and the batch refused whole (413) before any event
+    is built if they alone are more than a message carries, or if their copies
+    alone would be more than the cap on a batch's messages. The messages built
+    are capped in total, those refused as too large counted too (building
+    them was the work), and building stops at the deadline.
     """
+    shared = _shared_bytes(delivery)
+    _within_cap(shared * len(events))
     messages: list[Message] = []
     rejected: list[dict[str, Any]] = []
     total = 0
     for index, raw_event in enumerate(events):
+        if deadline.remaining() <= 0:
+            raise DeadlineReached("batch: its messages could not be built before Segment's timeout; retry later")
         try:
             message = message_for(raw_event, delivery)
+        except MessageTooLarge as error:
+            total = _within_cap(total + error.size)
+            rejected.append(_rejection(index, raw_event, error))
+            continue
         except IngestError as error:
             rejected.append(_rejection(index, raw_event, error))
             continue
-        total += message.size
-        if total > MAX_BATCH_MESSAGE_BYTES:
-            raise PayloadTooLarge(
-                f"batch: its messages would be more than {MAX_BATCH_MESSAGE_BYTES} bytes, its context, integrations "
-                "and X-Segment-Settings copied into each event; send fewer events per batch"
-            )
+        total = _within_cap(total + message.size)
         messages.append(message)
     return messages, rejected
+
+
+def _shared_bytes(delivery: Delivery) -> int:
+    """The bytes a batch's shared fields add to each event's message; `PayloadTooLarge` (413) naming the largest
+    if together they are more than one message carries: every event's message would be refused, each after as
+    much work as building it."""
+    sizes = {SETTINGS_HEADER: encoded_size(delivery.settings)}
+    sizes.update((name, encoded_size(value)) for name, value in delivery.batch_fields.items() if name != "sentAt")
+    shared = sum(sizes.values())
+    if shared > MAX_MESSAGE_BYTES:
+        largest = max(sizes, key=lambda name: sizes[name])
+        raise PayloadTooLarge(
+            f"{largest}: the batch's context, integrations and {SETTINGS_HEADER} come to {shared} bytes, copied "
+            f"into each event's message; SNS carries at most {MAX_MESSAGE_BYTES}"
+        )
+    return shared
+
+
+def _within_cap(total: int) -> int:
+    """`total`, the bytes of a batch's messages so far; `PayloadTooLarge` once it is beyond the cap."""
+    if total > MAX_BATCH_MESSAGE_BYTES:
+        raise PayloadTooLarge(
+            f"batch: its messages would be more than {MAX_BATCH_MESSAGE_BYTES} bytes, its context, integrations "
+            "and X-Segment-Settings copied into each event; send fewer events per batch"
+        )
+    return total
 
 
 def _publish_once(messages: list[Message], account_id: str, log: RequestLog, deadline: Deadline) -> Outcomes:

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib import config
-from chalicelib.errors import PayloadTooLarge, UnhandledEventType
+from chalicelib.errors import MessageTooLarge, UnhandledEventType
 
 SOURCE = "segment"
 # SNS's limit for the message body and all attributes together.
@@ -93,8 +93,15 @@ def build_message(
         **_fifo_ids(topic_arn, account_id, event),
     )
     if message.size > MAX_MESSAGE_BYTES:
-        raise PayloadTooLarge(f"the message would be {message.size} bytes; SNS carries at most {MAX_MESSAGE_BYTES}")
+        raise MessageTooLarge(
+            f"the message would be {message.size} bytes; SNS carries at most {MAX_MESSAGE_BYTES}", message.size
+        )
     return message
+
+
+def encoded_size(value: Any) -> int:
+    """The bytes `value` takes in a message body, encoded as `build_message` encodes it."""
+    return len(json.dumps(value, separators=(",", ":")))
 
 
 def _attributes(account_id: str, event: dict[str, Any]) -> dict[str, str]:
