@@ -47,7 +47,7 @@ class Outcome(Enum):
     UNSENT = "unsent"  # SNS failed on every attempt: not published
     UNKNOWN = "unknown"  # sent, but SNS's answer was lost: it may have been published
     IN_PROGRESS = "in_progress"  # another delivery holds its claim: not published here
-    HELD_BACK = "held_back"  # an earlier message of its FIFO topic was not published: neither is it
+    HELD_BACK = "held_back"  # an earlier event of its FIFO message group was not published: neither is it
     LATE = "late"  # no time was left before the deadline to claim or publish it
     PUBLISHED = "published"  # SNS acknowledged it, in this request
     DUPLICATE = "duplicates"  # published by an earlier delivery
@@ -63,7 +63,7 @@ _SAID = {
     Outcome.UNSENT: "not published: SNS is unavailable ({})",
     Outcome.UNKNOWN: "perhaps published: SNS did not answer ({})",
     Outcome.IN_PROGRESS: "held by another delivery of the same messageId",
-    Outcome.HELD_BACK: "held back behind an earlier message of their FIFO topic",
+    Outcome.HELD_BACK: "held back behind an earlier event of the same person on their FIFO topic",
     Outcome.LATE: "not published: no time was left before Segment's timeout",
 }
 # What an answer says of published events whose receipt could not be written.
@@ -95,6 +95,8 @@ _FROM_SENDING = {
 READ_BACK_WAVE = CONCURRENT_CALLS * 100
 # Claims refused because another delivery recorded the event: a sign the batch is being sent again.
 _FOUND = frozenset({ClaimState.DUPLICATE, ClaimState.IN_PROGRESS})
+# A FIFO topic and message group: one person's events there, which subscribers receive in the order sent.
+_Group = tuple[str, str]
 
 
 @dataclass
@@ -167,12 +169,14 @@ def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadlin
     A batch whose rounds find events already claimed is being sent again: what
     comes next is read back first, a wave of reads at a time, and what is
     published or held elsewhere set aside, so that Segment's next retry gets
-    further instead of starting over, however slow the reads are.
+    further instead of starting over, however slow the reads are. Events go
+    by their position in `messages`, which orders each FIFO message group.
     """
     dedup = deduplication()
-    rounds = _Rounds(dedup, get_publisher(), account_id, deadline)
+    rounds = _Rounds(messages, dedup, get_publisher(), account_id, deadline)
     first_size, size = dedup.round_sizes
-    ready, unread = list(messages[:first_size]), list(messages[first_size:])
+    positions = range(len(messages))
+    ready, unread = list(positions[:first_size]), list(positions[first_size:])
     sent_again = False
     while ready or unread:
         if sent_again and unread and len(ready) < size:
@@ -187,40 +191,56 @@ def publish_once(messages: Sequence[Message], account_id: str, deadline: Deadlin
 
 
 class _Rounds:
-    """Claim, publish, settle, a round at a time, into one set of outcomes."""
+    """Claim, publish, settle, a round at a time, into one set of outcomes; events by position in `messages`.
 
-    def __init__(self, dedup: DedupTable | AtLeastOnce, publisher: SnsPublisher, account_id: str, deadline: Deadline):
+    On a FIFO topic no event is published while an earlier event of its message
+    group in the request is not, whatever the reason (a claim held elsewhere or
+    not made, a publish failed or unknown, no time left): it is held back, and
+    neither claimed nor left claimed, so that Segment's retry publishes it after
+    the earlier one.
+    """
+
+    def __init__(
+        self,
+        messages: Sequence[Message],
+        dedup: DedupTable | AtLeastOnce,
+        publisher: SnsPublisher,
+        account_id: str,
+        deadline: Deadline,
+    ):
         self.outcomes = Outcomes()
+        self._messages = messages
         self._dedup = dedup
         self._publisher = publisher
         self._account_id = account_id
         self._deadline = deadline
         # Claims and publishes leave time for one attempt at settling them, as long as DynamoDB takes now.
         self._work = deadline.earlier_by(dedup.settle_seconds())
-        # FIFO topics with a message not published: later ones wait for the retry, to keep their order.
-        self._held_back: set[str] = set()
+        # The first position of each FIFO message group whose event there is not published: the group's later
+        # events wait for the retry, to keep their order.
+        self._held_from: dict[_Group, int] = {}
         # Read back as claimable: the round whose claim each key's claim takes over.
         self._holders: dict[str, str] = {}
         # The last round and its published and unknown keys, to settle; earlier rounds' being settled.
         self._to_settle: tuple[Round, list[str], list[str]] | None = None
         self._settling: list[tuple[Future[int], int]] = []
 
-    def set_aside_recorded(self, messages: Sequence[Message]) -> list[Message]:
+    def set_aside_recorded(self, positions: Sequence[int]) -> list[int]:
         """Record the outcomes of the events the dedup table already knows; the others, to claim."""
-        recorded = self._dedup.recorded([self._key(message) for message in messages], self._work)
-        left: list[Message] = []
-        for message in messages:
-            key = self._key(message)
+        recorded = self._dedup.recorded([self._key(position) for position in positions], self._work)
+        left: list[int] = []
+        for position in positions:
+            key = self._key(position)
             claim = recorded.get(key)
             if claim is None or claim.state is ClaimState.CLAIMABLE:
-                left.append(message)
+                left.append(position)
                 if claim is not None:
                     self._holders[key] = claim.holder
             else:
-                self.outcomes.record(message.message_id, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
+                self._record(position, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
         return left
 
-    def run(self, messages: Sequence[Message]) -> bool:
+    def run(self, positions: Sequence[int]) -> bool:
         """Claim and publish one round, settling the previous one meanwhile; whether any was claimed already.
 
         Once the request has published something, a round that cannot be
@@ -233,37 +253,34 @@ class _Rounds:
         self._work = self._deadline.earlier_by(self._dedup.settle_seconds())
         expected = self._dedup.claim_seconds_needed() + self._publisher.seconds_needed()
         if self.outcomes.published and not self._work.allows(expected):
-            for message in messages:
-                self.outcomes.record(message.message_id, Outcome.LATE)
+            for position in positions:
+                self._record(position, Outcome.LATE)
             return False
-        keys = [self._key(message) for message in messages]
+        positions = self._not_held_back(positions)
+        keys = [self._key(position) for position in positions]
         round_ = self._dedup.claim(keys, self._work, self._holders)
         published: list[str] = []
         unknown: list[str] = []
         new: list[int] = []
         found = round_.found
-        for position, claim in enumerate(round_.claims):
-            message = messages[position]
+        for position, claim in zip(positions, round_.claims, strict=True):
             if claim.state is not ClaimState.NEW:
                 found = found or claim.state in _FOUND
-                self.outcomes.record(message.message_id, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
-            elif message.topic_arn in self._held_back:
-                self.outcomes.record(message.message_id, Outcome.HELD_BACK)
+                self._record(position, _FROM_CLAIM[claim.state], claim.reason, claim.seconds_left)
+            elif self._held_back(position):
+                self._record(position, Outcome.HELD_BACK)  # its claim is released with the round's
             else:
                 new.append(position)
-        report = self._publisher.publish([messages[position] for position in new], self._work)
+        report = self._publisher.publish([self._messages[position] for position in new], self._work)
         for position, sending in zip(new, report.sendings, strict=True):
-            message = messages[position]
             outcome = _FROM_SENDING[sending.state]
             # An unknown outcome keeps its claim: a redelivery waits for the window to end.
             hold = self._dedup.claim_seconds if outcome is Outcome.UNKNOWN else 0
-            self.outcomes.record(message.message_id, outcome, sending.reason, hold)
+            self._record(position, outcome, sending.reason, hold)
             if outcome is Outcome.PUBLISHED:
-                published.append(keys[position])
+                published.append(self._key(position))
             elif outcome is Outcome.UNKNOWN:
-                unknown.append(keys[position])
-            if outcome is not Outcome.PUBLISHED and message.topic_arn.endswith(".fifo"):
-                self._held_back.add(message.topic_arn)
+                unknown.append(self._key(position))
         self.outcomes.attempts = max(self.outcomes.attempts, report.attempts)
         self.outcomes.publish_seconds += report.seconds
         self._to_settle = (round_, published, unknown)
@@ -288,8 +305,36 @@ class _Rounds:
             self._settling.append((settling, len(published)))
         self._to_settle = None
 
-    def _key(self, message: Message) -> str:
-        return self._dedup.key(self._account_id, message.message_id)
+    def _not_held_back(self, positions: Sequence[int]) -> list[int]:
+        """The positions to claim: those held back already are recorded so, and not claimed at all."""
+        to_claim: list[int] = []
+        for position in positions:
+            if self._held_back(position):
+                self._record(position, Outcome.HELD_BACK)
+            else:
+                to_claim.append(position)
+        return to_claim
+
+    def _record(self, position: int, outcome: Outcome, reason: str = "", held_for: int = 0) -> None:
+        """Record an event's outcome; one not done holds back the later events of its FIFO message group."""
+        message = self._messages[position]
+        self.outcomes.record(message.message_id, outcome, reason, held_for)
+        group = _group(message)
+        if group is not None and outcome not in _DONE_SET:
+            self._held_from[group] = min(position, self._held_from.get(group, position))
+
+    def _held_back(self, position: int) -> bool:
+        """Whether an earlier event of this one's FIFO message group, in this request, is not published."""
+        group = _group(self._messages[position])
+        return group is not None and self._held_from.get(group, position) < position
+
+    def _key(self, position: int) -> str:
+        return self._dedup.key(self._account_id, self._messages[position].message_id)
+
+
+def _group(message: Message) -> _Group | None:
+    """The FIFO topic and message group of a message; None on a standard topic, which keeps no order."""
+    return None if message.group_id is None else (message.topic_arn, message.group_id)
 
 
 @cache

@@ -55,7 +55,7 @@ class Sent(Enum):
     REFUSED = "refused"  # SNS refused it for a reason that needs an operator
     UNSENT = "unsent"  # not published: SNS failed on every attempt
     UNKNOWN = "unknown"  # sent, but no answer came back: it may have been published
-    HELD_BACK = "held_back"  # not sent: an earlier message of its FIFO topic was not published
+    HELD_BACK = "held_back"  # not sent: an earlier message of its FIFO message group was not published
     LATE = "late"  # not sent: no attempt could end before the deadline
 
 
@@ -108,7 +108,7 @@ class SnsPublisher:
         return self._patience.expected_seconds()
 
     def publish(self, messages: Sequence[Message], deadline: Deadline) -> Report:
-        """Publish every message by the deadline, or say why not; FIFO topics in the order given."""
+        """Publish every message by the deadline, or say why not; each FIFO message group in the order given."""
         started = self._clock()
         if len(messages) == 1:
             # One event: nothing to group or to hand to another thread.
@@ -126,17 +126,25 @@ class SnsPublisher:
         return Report(sendings, attempts, self._clock() - started)
 
     def _publish_in_order(self, calls: list[list[int]], messages: Sequence[Message], deadline: Deadline) -> _CallReport:
-        """Publish `calls` one after the other, stopping at the first not wholly published (FIFO order)."""
+        """Publish a FIFO topic's `calls` one after the other, each message group up to its first message not
+        published: its later ones are held back, to keep its order, while the other groups go on."""
         sendings: dict[int, Sending] = {}
         attempts = 0
-        for number, call in enumerate(calls):
-            report = self._publish_call(call, messages, deadline)
+        stopped: set[str | None] = set()
+        for call in calls:
+            held = {position for position in call if messages[position].group_id in stopped}
+            sendings.update((position, Sending(Sent.HELD_BACK)) for position in held)
+            sent = [position for position in call if position not in held]
+            if not sent:
+                continue
+            report = self._publish_call(sent, messages, deadline)
             sendings.update(report.sendings)
             attempts = max(attempts, report.attempts)
-            if any(sending.state is not Sent.PUBLISHED for sending in report.sendings.values()):
-                later = Sending(Sent.HELD_BACK)
-                sendings.update((position, later) for rest in calls[number + 1 :] for position in rest)
-                break
+            stopped.update(
+                messages[position].group_id
+                for position, sending in report.sendings.items()
+                if sending.state is not Sent.PUBLISHED
+            )
         return _CallReport(sendings, attempts)
 
     def _publish_call(self, call: list[int], messages: Sequence[Message], deadline: Deadline) -> _CallReport:
@@ -217,7 +225,7 @@ def _tasks(messages: Sequence[Message]) -> list[list[list[int]]]:
     """Positions grouped into calls per topic, and calls into tasks that may run at once.
 
     Calls to a standard topic are independent tasks; a FIFO topic's calls form
-    one task, so that they are published in the order they were sent.
+    one task, so that each message group is published in the order it was sent.
     """
     by_topic: dict[str, list[int]] = {}
     for position, message in enumerate(messages):

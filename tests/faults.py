@@ -80,6 +80,35 @@ def sns_publish_faults(*faults: Fault, operation: str = "Publish") -> Iterator[l
         yield pending
 
 
+def carrying(message_id: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether an SNS Publish or PublishBatch call carries the event `message_id` (by its messageId attribute)."""
+
+    def carries(params: dict[str, Any]) -> bool:
+        entries = params.get("PublishBatchRequestEntries", [params])
+        return any(entry["MessageAttributes"]["messageId"]["StringValue"] == message_id for entry in entries)
+
+    return carries
+
+
+@contextmanager
+def sns_unreachable(
+    only: Callable[[dict[str, Any]], bool], before: Callable[[], None] = lambda: None
+) -> Iterator[None]:
+    """Every Publish and PublishBatch call whose parameters `only` picks failing to connect, once `before` has
+    returned (a call that waits, then fails); the others reach moto as usual."""
+
+    def fail(params: dict[str, Any], **kwargs: Any) -> None:
+        if only(params):
+            before()
+            raise EndpointConnectionError(endpoint_url=_ENDPOINT)
+
+    with (
+        hooked(sns_clients(), "before-parameter-build.sns.Publish", fail),
+        hooked(sns_clients(), "before-parameter-build.sns.PublishBatch", fail),
+    ):
+        yield
+
+
 @contextmanager
 def hooked(clients: list[Any], event: str, hook: Callable[..., Any]) -> Iterator[None]:
     """`hook` first on `event` of each of `clients`: every patience level of a service, as its calls may use any."""

@@ -227,7 +227,7 @@ def test_a_fifo_topics_batch_is_sent_ten_entries_per_call_in_order(client: Any) 
     assert report.sendings == [PUBLISHED] * 25
 
 
-def test_a_fifo_topic_stops_at_the_first_call_not_published_so_that_order_holds(client: Any) -> None:
+def test_a_fifo_message_group_stops_at_its_first_call_not_published_so_that_order_holds(client: Any) -> None:
     fifo = [Message(TOPIC + ".fifo", "{}", {}, f"m-{n}", group_id="g", deduplication_id=f"d{n}") for n in range(15)]
     with Stubber(client) as stub:
         stub.add_client_error("publish_batch", service_error_code="NotFound", http_status_code=404)
@@ -235,3 +235,36 @@ def test_a_fifo_topic_stops_at_the_first_call_not_published_so_that_order_holds(
         stub.assert_no_pending_responses()
     assert report.sendings[:10] == [Sending(Sent.REFUSED, "NotFound")] * 10
     assert report.sendings[10:] == [Sending(Sent.HELD_BACK)] * 5
+
+
+def test_a_fifo_topic_holds_back_only_the_message_groups_with_a_message_not_published(client: Any) -> None:
+    groups = ["g"] * 5 + ["h"] * 10 + ["g"] * 5
+    fifo = [
+        Message(TOPIC + ".fifo", "{}", {"type": "identify"}, f"m-{n}", group_id=group, deduplication_id=f"d{n}")
+        for n, group in enumerate(groups)
+    ]
+
+    def fifo_entry(n: int) -> dict[str, Any]:
+        return {**entry(n), "MessageGroupId": groups[n], "MessageDeduplicationId": f"d{n}"}
+
+    with Stubber(client) as stub:
+        # SNS refuses group g's entries of the first call, and takes group h's
+        stub.add_response(
+            "publish_batch",
+            {
+                "Successful": [{"Id": str(n), "MessageId": f"s{n}"} for n in range(5, 10)],
+                "Failed": [{"Id": str(n), "Code": "InvalidParameter", "SenderFault": True} for n in range(5)],
+            },
+            {"TopicArn": TOPIC + ".fifo", "PublishBatchRequestEntries": [fifo_entry(n) for n in range(10)]},
+        )
+        # The second call carries group h's entries only: group g's wait behind its refused ones
+        stub.add_response(
+            "publish_batch",
+            {"Successful": [{"Id": str(n), "MessageId": f"s{n}"} for n in range(10, 15)], "Failed": []},
+            {"TopicArn": TOPIC + ".fifo", "PublishBatchRequestEntries": [fifo_entry(n) for n in range(10, 15)]},
+        )
+        report = publish(client, FakeTime(), *fifo)
+        stub.assert_no_pending_responses()
+    assert report.sendings == (
+        [Sending(Sent.REFUSED, "InvalidParameter")] * 5 + [PUBLISHED] * 10 + [Sending(Sent.HELD_BACK)] * 5
+    )
