@@ -51,7 +51,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import config
 from chalicelib.aws_failures import failure_of, retry_unless_permanent
 from chalicelib.deadline import Deadline, OutOfTime, Retryable, retrying, run_concurrently
-from chalicelib.dynamodb import CONCURRENT_CALLS, dynamodb_patience
+from chalicelib.dynamodb import CONCURRENT_CALLS, dynamodb_patience, dynamodb_read_back_patience
 from chalicelib.patience import Patience
 
 if TYPE_CHECKING:
@@ -159,12 +159,15 @@ class DedupTable:
     def __init__(
         self,
         patience: Patience,
+        read_back_patience: Patience,
         table_name: str,
         claim_seconds: int,
+        *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._patience = patience
+        self._read_back_patience = read_back_patience
         self._table = table_name
         self.claim_seconds = claim_seconds
         self._clock = clock
@@ -539,8 +542,9 @@ class DedupTable:
             if pending:
                 raise Retryable("UnprocessedKeys")
 
+        patience = self._patience if consistent else self._read_back_patience
         with contextlib.suppress(OutOfTime, ClientError, BotoCoreError):
-            retrying(read, deadline, self._patience, self._sleep)
+            retrying(read, deadline, patience, self._sleep)
             return found
         return None
 
@@ -630,7 +634,7 @@ def deduplication() -> DedupTable | AtLeastOnce:
     table_name = config.dedup_table()
     if table_name is None:
         return AtLeastOnce()
-    return DedupTable(dynamodb_patience(), table_name, config.dedup_claim_seconds())
+    return DedupTable(dynamodb_patience(), dynamodb_read_back_patience(), table_name, config.dedup_claim_seconds())
 
 
 @cache

@@ -53,7 +53,18 @@ def _dynamodb_client(level: int) -> "DynamoDBClient":
 
 @per_process
 def dynamodb_patience() -> Patience:
-    """How long this process waits for DynamoDB now."""
+    """How long this process waits for DynamoDB's writes and strongly consistent reads now."""
+    return _patience()
+
+
+@per_process
+def dynamodb_read_back_patience() -> Patience:
+    """How long this process waits for a batch's read-back now (eventually consistent reads), apart from the
+    writes: read-backs of thousands of keys that answer slowly must not leave no room to claim what they found."""
+    return _patience()
+
+
+def _patience() -> Patience:
     return Patience(_dynamodb_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS], USUAL_LEVEL)
 
 
