@@ -156,10 +156,12 @@ def _fitting(patience: Patience, deadline: Deadline, after: float = 0.0) -> int 
 
     While the service answers as usual, an attempt near the deadline waits only
     as long as still fits, on a shorter level; while it is slower than usual, a
-    shorter wait would only time out, and leave a publish's outcome unknown.
+    shorter wait would only time out, and leave a publish's outcome unknown,
+    unless every recent answer came within it (DynamoDB only: a level raised by
+    one late answer would otherwise leave no room for calls the table answers).
     """
     level = patience.level()
-    lowest = 0 if level == patience.usual else level
+    lowest = 0 if level == patience.usual else patience.shortest_enough()
     for fitting in range(level, lowest - 1, -1):
         if deadline.allows(after + patience.attempt_seconds[fitting]):
             return fitting

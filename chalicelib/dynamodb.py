@@ -65,7 +65,8 @@ def dynamodb_read_back_patience() -> Patience:
 
 
 def _patience() -> Patience:
-    return Patience(_dynamodb_client, [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS], USUAL_LEVEL)
+    attempts = [CONNECT_TIMEOUT_SECONDS + read for read in READ_TIMEOUTS_SECONDS]
+    return Patience(_dynamodb_client, attempts, USUAL_LEVEL, answer_waits=READ_TIMEOUTS_SECONDS)
 
 
 def dynamodb_clients() -> "list[DynamoDBClient]":

@@ -46,11 +46,16 @@ class Patience:
         client: Callable[[int], Any],
         attempt_seconds: Sequence[float],
         usual: int = 0,
+        *,
         hold_seconds: float = HOLD_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        answer_waits: Sequence[float] | None = None,
     ) -> None:
         self.client = client
         self.attempt_seconds = tuple(attempt_seconds)
+        # Each level's wait for an answer, for a service whose call may be tried with a shorter wait than its level
+        # when every recent answer came within it (None: never; a timed-out SNS publish is an unknown outcome).
+        self._answer_waits = None if answer_waits is None else tuple(answer_waits)
         self.usual = usual
         self._hold = hold_seconds
         self._clock = clock
@@ -74,6 +79,17 @@ class Patience:
         with self._lock:
             longest = max(self._answered, default=None)
         return self.attempt_seconds[self.level()] if longest is None else longest
+
+    def shortest_enough(self) -> int:
+        """The shortest level whose wait is longer than every recent answer took: what a call near the deadline may
+        still be tried at while the service is slower than usual. The level itself where that is not allowed."""
+        level = self.level()
+        with self._lock:
+            longest = max(self._answered, default=None)
+        if self._answer_waits is None or longest is None:
+            return level
+        enough = [shorter for shorter in range(level) if self._answer_waits[shorter] > longest]
+        return enough[0] if enough else level
 
     def answered(self, seconds: float) -> None:
         """A call was answered after `seconds`."""

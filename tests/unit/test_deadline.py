@@ -144,6 +144,21 @@ def test_near_the_deadline_a_service_slower_than_usual_is_not_tried_with_a_wait_
     assert retrying(lambda level: level, Deadline.after(2.5), patience) == (2, 1)
 
 
+def test_a_table_slower_than_usual_is_still_tried_with_a_shorter_wait_that_every_recent_answer_came_within() -> None:
+    # GIVEN a table waited for 1.1 s a call now (level 2) after one late answer, whose other answers took 0.6 s
+    patience = Patience(lambda level: level, [0.75, 1.0, 1.35], usual=0, answer_waits=[0.5, 0.75, 1.1])
+    timeout = Retryable("ReadTimeoutError")
+    timeout.__cause__ = ReadTimeoutError(endpoint_url="https://dynamodb")
+    patience.note(timeout, 1)
+    patience.answered(0.6)
+    # WHEN 1.2 s are left THEN the attempt waits 0.75 s (level 1), which every recent answer came within
+    assert retrying(lambda level: level, Deadline.after(1.2), patience) == (1, 1)
+    # AND once an answer took 0.8 s, only the level's own wait is tried: none fits
+    patience.answered(0.8)
+    with pytest.raises(OutOfTime):
+        retrying(lambda level: level, Deadline.after(1.2), patience)
+
+
 def test_work_still_queued_at_the_deadline_is_never_started_and_running_work_is_given_up() -> None:
     # GIVEN one thread, and three items that each take 0.4 s, under a deadline 0.1 s away
     started: list[int] = []
