@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import bill, capped, cold, deployed
+from bench import apart, cold, deployed
 from bench.environment import REPO, child_environment, event_mix
 from bench.pricing import ONE_VCPU_MB
 from bench.stub import running_stub
@@ -76,11 +76,11 @@ def main() -> int:
         print(sizing_table(figures["sizing"]))
         print()
     if args.only in (None, "capped"):
-        capped_figures, capped_tables = capped.measure_apart(args.smoke)
+        capped_figures, capped_tables = apart.measured("bench.capped", args.smoke, timeout=900)
         figures.update(capped_figures)
         print(capped_tables, end="\n\n" if args.only is None else "\n")
     if args.only in (None, "bill"):
-        bill_figures, bill_tables = bill.measure_apart(args.smoke)
+        bill_figures, bill_tables = apart.measured("bench.bill", args.smoke, timeout=600)
         figures.update(bill_figures)
         print(bill_tables)
     if args.json:

@@ -30,9 +30,7 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -47,7 +45,7 @@ import boto3
 from bench import bill_tables
 from bench.billing_units import CONDITION_FAILURES, LAMBDA_PLATFORM_LOG_BYTES, call_units, items_carried
 from bench.call_counter import Call, CallCounter
-from bench.environment import REPO, LambdaContext, aws_environment, event_mix, gateway_event
+from bench.environment import LambdaContext, aws_environment, event_mix, gateway_event
 from bench.moto_server import reset, running_moto_server
 from bench.prices import AUTO_SCALING_TARGET_UTILIZATION, PRICES, READ_ON
 from bench.pricing import ONE_VCPU_MB, Usage, billed_ms, usd_per_million, usd_per_round_trip_ms
@@ -101,18 +99,6 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
-
-
-def measure_apart(smoke: bool) -> tuple[dict[str, Any], str]:
-    """The bill measured in a fresh process, as `python -m bench.bill` measures it: its figures and its tables."""
-    with tempfile.TemporaryDirectory(prefix="bench-bill-") as directory:
-        figures_file = Path(directory) / "bill.json"
-        command = [sys.executable, "-m", "bench.bill", "--json", str(figures_file), *(["--smoke"] if smoke else [])]
-        result = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
-        if result.returncode != 0:
-            raise RuntimeError(f"the bill failed:\n{result.stderr[-3000:]}")
-        figures: dict[str, Any] = json.loads(figures_file.read_text())
-    return figures, result.stdout.rstrip("\n")
 
 
 def measure(requests: dict[str, int]) -> dict[str, Any]:

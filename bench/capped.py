@@ -81,18 +81,6 @@ def main() -> int:
     return 0
 
 
-def measure_apart(smoke: bool) -> tuple[dict[str, Any], str]:
-    """The capped figures measured in a fresh process, as `python -m bench.capped` measures them, and its tables."""
-    with tempfile.TemporaryDirectory(prefix="bench-capped-") as directory:
-        figures_file = Path(directory) / "capped.json"
-        command = [sys.executable, "-m", "bench.capped", "--json", str(figures_file), *(["--smoke"] if smoke else [])]
-        result = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=900)
-        if result.returncode != 0:
-            raise RuntimeError(f"the capped measures failed:\n{result.stderr[-3000:]}")
-        figures: dict[str, Any] = json.loads(figures_file.read_text())
-    return figures, result.stdout.rstrip("\n")
-
-
 def measure(sizes: Sizes) -> dict[str, Any]:
     """Warm requests and cold starts under each cap, against moto's server.
 
