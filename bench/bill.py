@@ -45,10 +45,11 @@ import boto3
 from bench import bill_tables
 from bench.billing_units import CONDITION_FAILURES, LAMBDA_PLATFORM_LOG_BYTES, call_units, items_carried
 from bench.call_counter import Call, CallCounter
-from bench.environment import LambdaContext, aws_environment, event_mix, gateway_event
+from bench.environment import aws_environment, event_mix, gateway_event
 from bench.moto_server import reset, running_moto_server
 from bench.prices import AUTO_SCALING_TARGET_UTILIZATION, PRICES, READ_ON
 from bench.pricing import ONE_VCPU_MB, Usage, billed_ms, usd_per_million, usd_per_round_trip_ms
+from tools.lambda_events import LambdaContext
 from tools.provision import CHALICE_CONFIG, provision, stage_environment
 
 # The stage whose Lambda settings and metrics namespace the bill prices; its resources are the `local` stage's.

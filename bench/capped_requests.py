@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.cpu_cap import throttled_seconds
-from bench.environment import LambdaContext, event_mix, gateway_event
+from bench.environment import event_mix, gateway_event
+from tools.lambda_events import LambdaContext
 
 # Events per request of each path.
 PATHS = {"batch500": 500, "batch100": 100, "single": 1}

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import deployed
-from bench.environment import API_KEY, REPO, LambdaContext, gateway_event
-from tools.lambda_events import authorizer_event
+from bench.environment import API_KEY, REPO, gateway_event
+from tools.lambda_events import LambdaContext, authorizer_event
 from tools.lambda_package import RECORD_COMPILED
 
 _TIMED = """

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import lambda_events
-from tools.lambda_events import basic_authorization
+from tools.lambda_events import LambdaContext, basic_authorization
 from tools.provision import stage_environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,14 +74,3 @@ def gateway_event(path: str, body: bytes, settings: dict[str, Any] = SETTINGS) -
     return lambda_events.gateway_event(
         path, body, headers, account_id=ACCOUNT_ID, request_id=LambdaContext.aws_request_id
     )
-
-
-class LambdaContext:
-    """The few attributes of Lambda's context object that Chalice and the app read."""
-
-    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-    function_name = "emma-segment-bench"
-    memory_limit_in_mb = 512
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 6_000

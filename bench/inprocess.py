@@ -18,8 +18,8 @@ from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
-from bench.environment import API_KEY, LambdaContext, event_mix, gateway_event
-from tools.lambda_events import authorizer_event
+from bench.environment import API_KEY, event_mix, gateway_event
+from tools.lambda_events import LambdaContext, authorizer_event
 
 BATCH_EVENTS = 100
 # Decisions per round of the warm authorizer: as many as the view's round has events.

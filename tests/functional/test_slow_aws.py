@@ -28,7 +28,7 @@ from chalicelib.publisher import sns_clients
 from tests.aws import Deployment, basic_auth
 from tests.faults import claims, hooked, receipts, waits_for
 from tests.helpers import Api, answer_of, log_lines
-from tools.lambda_events import authorizer_event, gateway_event
+from tools.lambda_events import LambdaContext, authorizer_event, gateway_event
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
 PUBLISHED = re.compile(r"(?P<done>\d+) of \d+ events are published(?:.*; (?P<perhaps>\d+) perhaps published)?")
@@ -224,15 +224,6 @@ def test_a_large_batch_gets_further_on_every_delivery_whichever_call_answers_jus
 
 # What API Gateway and the cold starts of both functions may add before the view starts.
 COLD_STARTS_SECONDS = 1.0
-
-
-class LambdaContext:
-    """What Lambda tells a function of its invocation: the view's 6-second timeout."""
-
-    aws_request_id = "lambda-request-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 6_000
 
 
 def test_the_authorizer_and_the_view_together_answer_within_segments_5_seconds_of_arrival(
