@@ -19,11 +19,13 @@ from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, example, given, settings, target
 from hypothesis import strategies as st
 
+import app as service
 from chalicelib.batches import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from chalicelib.publisher import sns_clients
-from tests.aws import Deployment
+from tests.aws import Deployment, basic_auth
 from tests.faults import hooked
 from tests.helpers import Api, answer_of
+from tools.lambda_events import LambdaContext, gateway_event
 
 CPU_BUDGET_SECONDS = 1.0
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10")) // 10 or 1
@@ -142,6 +144,22 @@ def test_settings_that_leave_no_room_for_the_events_are_named(api: Api, deployme
     response, _ = cpu_of(api, body, **{"X-Segment-Settings": header})
     assert response.status_code == 413
     assert answer_of(response)["message"].startswith("context:")
+
+
+def test_building_a_batchs_messages_stops_at_the_deadline(api: Api, deployment: Deployment) -> None:
+    # GIVEN a batch that reaches the view when Segment's time for it is already spent (it arrived 4.5 s ago)
+    body = compact({"batch": tiny_events(500)})
+    headers = {"Content-Type": "application/json", "Authorization": basic_auth(api.key)}
+    event = gateway_event(
+        "/v1/batch", body, headers, account_id="1234", request_id="gw-late", arrived_at=time.time() - 4.5
+    )
+    # WHEN the view serves it
+    answer = service.app(event, LambdaContext())
+    # THEN no message is built, let alone published: a 503 that says so, and when to retry
+    assert answer["statusCode"] == 503
+    assert "Retry-After" in answer["headers"]
+    assert json.loads(answer["body"])["message"].startswith("batch: its messages could not be built before")
+    assert deployment.delivered_anywhere() == []
 
 
 @st.composite
