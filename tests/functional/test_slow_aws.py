@@ -21,7 +21,13 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 import app as service
-from chalicelib.dynamodb import READ_TIMEOUT_SECONDS, dynamodb_clients
+from chalicelib.dynamodb import (
+    READ_TIMEOUT_SECONDS,
+    USUAL_LEVEL,
+    dynamodb_clients,
+    dynamodb_patience,
+    dynamodb_read_back_patience,
+)
 from chalicelib.process_cache import forget_all
 from chalicelib.publisher import READ_TIMEOUT_SECONDS as SNS_READ_TIMEOUT_SECONDS
 from chalicelib.publisher import sns_clients
@@ -220,6 +226,21 @@ def test_a_large_batch_gets_further_on_every_delivery_whichever_call_answers_jus
     assert all(later > earlier for earlier, later in itertools.pairwise(progress[1:])), answers
     assert set(published) == {event["messageId"] for event in body["batch"]}
     assert published.total() - len(published) <= perhaps, (answers, perhaps)
+
+
+def test_a_slow_read_back_raises_its_own_wait_not_the_claims(deduplicating: tuple[Api, Deployment]) -> None:
+    api, deployment = deduplicating
+    body = batch(300)
+    # GIVEN a batch published once, and sent again while its read-back answers just past its timeout
+    assert api.post(body, path="/v1/batch").status_code == 200
+    with slow(dynamodb_clients(), ("BatchGetItem",), READ_TIMEOUT_SECONDS + 0.1, only=read_backs):
+        response = api.post(body, path="/v1/batch")
+    # THEN the read-back waits longer from now on, while claims and receipts keep their usual wait, and nothing
+    # is published twice
+    assert response.status_code == 200
+    assert dynamodb_read_back_patience().level() > USUAL_LEVEL
+    assert dynamodb_patience().level() == USUAL_LEVEL
+    assert len(deployment.delivered_anywhere()) == 300
 
 
 # What API Gateway and the cold starts of both functions may add before the view starts.
