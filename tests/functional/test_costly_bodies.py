@@ -146,6 +146,20 @@ def test_settings_that_leave_no_room_for_the_events_are_named(api: Api, deployme
     assert answer_of(response)["message"].startswith("context:")
 
 
+def test_messages_refused_as_too_large_count_toward_the_batch_cap(api: Api, deployment: Deployment) -> None:
+    # GIVEN 34 events each just too large under a 240 KB batch context (their own non-ASCII text, 2 bytes a
+    # character in the body, escaped to 6 in a message), whose copies alone are within the cap
+    body = {"batch": tiny_events(34, context={"own": "\u00e9" * 3_800}), "context": {"s": "x" * 240_000}}
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    assert len(encoded) <= MAX_BATCH_BYTES
+    # WHEN it is sent
+    response = api.post(encoded, path="/v1/batch")
+    # THEN the work of building the refused messages counts: the cap binds, and nothing is published
+    assert response.status_code == 413
+    assert answer_of(response)["message"].startswith(f"batch: {BEYOND_THE_CAP}")
+    assert deployment.delivered_anywhere() == []
+
+
 def test_building_a_batchs_messages_stops_at_the_deadline(api: Api, deployment: Deployment) -> None:
     # GIVEN a batch that reaches the view when Segment's time for it is already spent (it arrived 4.5 s ago)
     body = compact({"batch": tiny_events(500)})
