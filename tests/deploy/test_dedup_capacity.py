@@ -30,6 +30,8 @@ DOCUMENTED_DEFAULTS = {
     "DedupMinReadCapacity": 5,
     "DedupMaxReadCapacity": 200,
     "DedupTargetUtilization": 70,
+    "DedupWarmWriteUnits": 0,
+    "DedupWarmReadUnits": 0,
 }
 SERVICE_LINKED_ROLE = (
     ":role/aws-service-role/dynamodb.application-autoscaling.amazonaws.com/"
@@ -48,7 +50,8 @@ def as_created(parameters: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if isinstance(node, list):
             return [resolved(item) for item in node]
         if isinstance(node, dict):
-            return function(node) if node.keys() in ({"Ref"}, {"Fn::If"}, {"Fn::Equals"}) else mapping(node)
+            functions = ({"Ref"}, {"Fn::If"}, {"Fn::Equals"}, {"Fn::Not"}, {"Fn::Or"})
+            return function(node) if node.keys() in functions else mapping(node)
         return node
 
     def function(node: dict[str, Any]) -> Any:
@@ -59,6 +62,10 @@ def as_created(parameters: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if name == "Fn::If":
             condition, when_true, when_false = argument
             return resolved(when_true if conditions[condition] else when_false)
+        if name == "Fn::Not":
+            return not resolved(argument[0])
+        if name == "Fn::Or":
+            return any(resolved(argument))
         left, right = resolved(argument)
         return str(left) == str(right)
 
@@ -148,6 +155,28 @@ def test_provisioned_capacity_scales_the_dedup_tables_writes_and_reads(chosen: d
     }
 
 
+@pytest.mark.parametrize(
+    ("chosen", "warm"),
+    [
+        ({}, None),
+        ({"DedupWarmWriteUnits": "20000"}, {"WriteUnitsPerSecond": "20000", "ReadUnitsPerSecond": 12000}),
+        ({"DedupWarmReadUnits": "30000"}, {"WriteUnitsPerSecond": 4000, "ReadUnitsPerSecond": "30000"}),
+        (
+            {"DedupWarmWriteUnits": "10000", "DedupWarmReadUnits": "20000", "DedupBillingMode": "provisioned"},
+            {"WriteUnitsPerSecond": "10000", "ReadUnitsPerSecond": "20000"},
+        ),
+    ],
+)
+def test_warm_throughput_is_set_only_when_the_stage_asks_the_rest_at_a_new_tables_own(
+    chosen: dict[str, str], warm: dict[str, Any] | None
+) -> None:
+    # GIVEN warm writes, warm reads, both, or neither, WHEN CloudFormation creates the stack
+    table = as_created(chosen)["DedupTable"]["Properties"]
+
+    # THEN the table is warmed to what was chosen, the other at what DynamoDB gives a new on-demand table
+    assert table.get("WarmThroughput") == warm
+
+
 def test_the_template_with_provisioned_capacity_passes_cfn_lint(tmp_path: Path) -> None:
     # GIVEN the template with provisioned capacity as its default
     template = json.loads(json.dumps(TEMPLATE))
@@ -198,7 +227,13 @@ def test_a_stage_that_does_not_choose_provisioned_keeps_its_dedup_table_on_deman
 
 def test_a_stages_provisioned_capacity_reaches_the_stack(aws: None) -> None:
     # GIVEN the dev stage with provisioned capacity, some of its bounds chosen
-    capacity = {"mode": "provisioned", "min_write_capacity": 20, "max_write_capacity": 300, "target_utilization": 60}
+    capacity = {
+        "mode": "provisioned",
+        "min_write_capacity": 20,
+        "max_write_capacity": 300,
+        "target_utilization": 60,
+        "warm_write_units": 20000,
+    }
     settings = dev_settings_with(capacity)
 
     # WHEN its resource stack is provisioned
@@ -211,6 +246,7 @@ def test_a_stages_provisioned_capacity_reaches_the_stack(aws: None) -> None:
         "DedupMinWriteCapacity": "20",
         "DedupMaxWriteCapacity": "300",
         "DedupTargetUtilization": "60",
+        "DedupWarmWriteUnits": "20000",
     }
     # AND the table is provisioned at its minimums
     assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
