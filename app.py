@@ -31,7 +31,9 @@ def api_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
 # Every content type reaches the ingest views, which answer 415 themselves in
 # Segment's `{"message"}` shape instead of Chalice's `{"Code", "Message"}`.
 INGEST = {"methods": ["POST"], "content_types": ["*/*"]}
-WITH_API_KEY = {**INGEST, "authorizer": api_key_authorizer}
+# `api_key_required`: the gateway counts each request against the usage plan key the authorizer
+# names for its account, and throttles an account beyond its share (docs/capacity.md).
+WITH_API_KEY = {**INGEST, "authorizer": api_key_authorizer, "api_key_required": True}
 
 
 @app.route("/v1/segment", **WITH_API_KEY)

@@ -19,7 +19,7 @@ from chalicelib import config
 from chalicelib.aws_failures import retry_unless_permanent
 from chalicelib.deadline import Deadline, retrying
 from chalicelib.dynamodb import dynamodb_patience
-from chalicelib.keys import KeyStore
+from chalicelib.keys import KeyStore, usage_key
 from chalicelib.request_log import RequestLog
 
 # API Gateway caches a decision per Authorization value for this long. It spares
@@ -53,7 +53,7 @@ def authorize(token: str | None, method_arn: str) -> dict[str, Any]:
     log.write(outcome=decision.outcome, reason=decision.reason, account_id=decision.account_id)
     if decision.outcome == "unauthorized":
         raise _gateway_error(401, "Unauthorized")
-    return _policy(decision, method_arn)
+    return _policy(decision, method_arn, config.api_keys_table())
 
 
 def _decided(token: str | None, table_name: str) -> Decision:
@@ -95,13 +95,18 @@ def api_key_from(token: str | None) -> str | None:
     return key or None
 
 
-def _policy(decision: Decision, method_arn: str) -> dict[str, Any]:
-    """A policy over every route of the API: API Gateway caches it per token, for all routes."""
+def _policy(decision: Decision, method_arn: str, table: str) -> dict[str, Any]:
+    """A policy over every route of the API: API Gateway caches it per token, for all routes.
+
+    An allowed account's requests are counted against its usage plan key, which
+    the gateway throttles (429) before the view runs, so that one account's
+    replay cannot take the capacity every other account needs.
+    """
     # arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>
     arn_parts = method_arn.split(":", 5)
     api_and_stage = "/".join(arn_parts[-1].split("/")[:2])
     all_routes = ":".join([*arn_parts[:-1], f"{api_and_stage}/*/*"])
-    return {
+    policy: dict[str, Any] = {
         "principalId": decision.account_id,
         "policyDocument": {
             "Version": "2012-10-17",
@@ -115,6 +120,9 @@ def _policy(decision: Decision, method_arn: str) -> dict[str, Any]:
         },
         "context": {"account_id": decision.account_id},
     }
+    if decision.outcome == "allow" and decision.account_id is not None:
+        policy["usageIdentifierKey"] = usage_key(table, decision.account_id)
+    return policy
 
 
 def _gateway_error(status: int, message: str) -> Exception:

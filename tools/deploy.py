@@ -15,16 +15,20 @@
    for the stage's runtime, so that no cold start compiles) and run
    `chalice deploy --stage <stage>` (the API, both Lambda functions, their
    roles, log groups and the custom domain), which uploads that package;
-4. put `infra/gateway-responses.json` on the REST API and redeploy its stage.
-   Chalice replaces the whole API definition on every deploy, which resets
-   gateway responses to API Gateway's defaults (whose 403 for an unknown path
-   echoes the Authorization header), so this step follows every deploy.
+4. put `infra/gateway-responses.json` on the REST API, and the stage's
+   throttles and its accounts' usage plan (`tools.gateway_limits`), and
+   redeploy its stage. Chalice replaces the whole API definition on every
+   deploy, which resets gateway responses to API Gateway's defaults (whose 403
+   for an unknown path echoes the Authorization header) and the API's key
+   source, so this step follows every deploy.
 
 `package` prepares the same package and runs `chalice package
---merge-template` with a template that adds the same gateway responses to the
-API definition itself (so CloudFormation keeps them), and names the functions
-and their log groups as `chalice deploy` does, which the IAM policies' log
-permissions name.
+--merge-template` with a template that adds the same gateway responses, key
+source, throttles and usage plan to the API (so CloudFormation keeps them),
+and names the functions and their log groups as `chalice deploy` does, which
+the IAM policies' log permissions name. The usage plan's keys are then made by
+
+    python -m tools.deploy usage-keys --stage prod
 """
 
 import argparse
@@ -38,11 +42,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from cfnlint.decode import decode
 from chalice.utils import to_cfn_resource_name
 
-from tools import lambda_package
+from tools import gateway_limits, lambda_package
 from tools.aws_calls import API_HANDLER, Program
 from tools.lambda_package import PackageError
 
@@ -64,6 +69,8 @@ DEDUP_CAPACITY_PARAMETERS = {
     "min_read_capacity": "DedupMinReadCapacity",
     "max_read_capacity": "DedupMaxReadCapacity",
     "target_utilization": "DedupTargetUtilization",
+    "warm_write_units": "DedupWarmWriteUnits",
+    "warm_read_units": "DedupWarmReadUnits",
 }
 
 RunChalice = Callable[[list[str]], None]
@@ -79,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         command = commands.add_parser(name, help=description)
         command.add_argument("--stage", required=True)
         command.add_argument("--fifo", action="store_true", help="FIFO topics (see infra/resources.yaml)")
+    usage_keys_command = commands.add_parser(
+        "usage-keys", help="create the stage's usage plan keys the accounts are throttled by, where missing"
+    )
+    usage_keys_command.add_argument("--stage", required=True)
     package_command = commands.add_parser("package", help="a CloudFormation (SAM) template of the app")
     package_command.add_argument("--stage", required=True)
     package_command.add_argument("--out", type=Path, required=True)
@@ -88,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             package(args.stage, args.out)
         elif args.command == "infra":
             provision(args.stage, fifo=args.fifo)
+        elif args.command == "usage-keys":
+            print(f"created {sync_usage_keys(args.stage)} usage plan keys")
         else:
             deploy(args.stage, fifo=args.fifo)
-    except (DeployError, PackageError) as error:
+    except (DeployError, PackageError, gateway_limits.LimitsError) as error:
         print(f"deploy: {error}", file=sys.stderr)
         return 1
     return 0
@@ -110,10 +123,12 @@ def deploy(
     settings = stage_settings(load_config(project_dir), stage)
     _check_filled_in(settings)
     lambda_package.check_runtime(settings)
+    for name in gateway_limits.DEFAULTS:
+        gateway_limits.throttle(settings, name)
     provision(stage, fifo=fifo, project_dir=project_dir)
     (run_chalice or _chalice_on_prepared_package(project_dir, stage))(["deploy", "--stage", stage])
     rest_api_id = deployed_rest_api(project_dir, stage)
-    apply_gateway_responses(rest_api_id, settings.get("api_gateway_stage", "api"))
+    apply_gateway_settings(rest_api_id, stage, stage_settings(load_config(project_dir), stage))
     print(f"deployed stage {stage}: REST API {rest_api_id}")
 
 
@@ -286,12 +301,32 @@ def gateway_responses() -> dict[str, dict[str, Any]]:
     return responses
 
 
-def apply_gateway_responses(rest_api_id: str, api_stage: str) -> None:
-    """Put the gateway responses on the API and deploy its stage, so that they take effect."""
-    apigateway = boto3.client("apigateway")
+def apply_gateway_settings(rest_api_id: str, stage: str, settings: dict[str, Any]) -> None:
+    """Put the gateway responses and the limits on the API and deploy its stage, so that they take effect."""
+    apigateway = _apigateway()
+    api_stage = settings.get("api_gateway_stage", "api")
     for response_type, response in gateway_responses().items():
         apigateway.put_gateway_response(restApiId=rest_api_id, responseType=response_type, **response)
-    apigateway.create_deployment(restApiId=rest_api_id, stageName=api_stage, description="gateway responses")
+    gateway_limits.count_requests_by_authorizer_keys(apigateway, rest_api_id)
+    apigateway.create_deployment(restApiId=rest_api_id, stageName=api_stage, description="gateway responses and limits")
+    created = gateway_limits.apply(apigateway, rest_api_id, api_stage, stage, settings)
+    print(f"stage {stage}: throttles set, {created} usage plan keys created")
+
+
+def sync_usage_keys(stage: str, project_dir: Path = REPO) -> int:
+    """The keys of the usage plan a packaged stack made, created where missing; how many were created."""
+    apigateway = _apigateway()
+    name = gateway_limits.usage_plan_name(stage)
+    plans = [plan for plan in apigateway.get_usage_plans(limit=500)["items"] if plan["name"] == name]
+    if not plans:
+        raise DeployError(f"no usage plan {name}: deploy the stage's stack first")
+    table = stage_settings(load_config(project_dir), stage)["environment_variables"]["API_KEYS_TABLE"]
+    return gateway_limits.sync_usage_keys(apigateway, plans[0]["id"], table)
+
+
+def _apigateway() -> Any:
+    """API Gateway's control plane allows a few calls a second: its throttling is waited out, not failed on."""
+    return boto3.client("apigateway", config=Config(retries={"mode": "adaptive", "max_attempts": 20}))
 
 
 def function_names(stage: str) -> dict[str, str]:
@@ -304,9 +339,19 @@ def function_names(stage: str) -> dict[str, str]:
 
 
 def merge_template(stage: str) -> dict[str, Any]:
-    """What `package` merges into Chalice's template: gateway responses and the deployed names."""
+    """What `package` merges into Chalice's template: gateway responses and limits, and the deployed names."""
+    settings = stage_settings(load_config(), stage)
     resources: dict[str, Any] = {
-        "RestAPI": {"Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()}}}
+        "RestAPI": {
+            "Properties": {
+                "DefinitionBody": {
+                    "x-amazon-apigateway-gateway-responses": gateway_responses(),
+                    "x-amazon-apigateway-api-key-source": "AUTHORIZER",
+                },
+                "MethodSettings": [gateway_limits.method_settings(settings)],
+            }
+        },
+        "AccountsUsagePlan": gateway_limits.usage_plan_resource(stage, settings),
     }
     for name, function_name in function_names(stage).items():
         # Chalice's log group for the API handler refers to `${ApiHandler}`, which

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 Status = Literal["active", "disabled"]
 ACTIVE: Status = "active"
 DISABLED: Status = "disabled"
+# How many API Gateway API keys the accounts are spread over for their usage plan's throttling
+# (docs/capacity.md, "One account among many"): an account shares its limit with the few others
+# whose ids fall in the same bucket, one chance in this many for any two accounts.
+USAGE_KEY_BUCKETS = 256
 
 
 def hash_key(key: str) -> str:
@@ -30,6 +34,31 @@ def hash_key(key: str) -> str:
 def new_key() -> str:
     """A fresh API key: 256 random bits, URL-safe, and without ':' so Basic auth can carry it."""
     return secrets.token_urlsafe(32)
+
+
+def usage_key(table: str, account_id: str) -> str:
+    """The API Gateway API key whose usage plan throttles `account_id`'s requests.
+
+    The authorizer hands it to the gateway (`usageIdentifierKey`); `make deploy`
+    creates every bucket's key in the stage's usage plan beforehand, so no key
+    is made per account and no request writes anything. It is named after the
+    stage's key table, which keeps the stages of one AWS account apart.
+    """
+    digest = hashlib.sha256(account_id.encode("utf-8", "surrogatepass")).digest()
+    return _bucket_key(table, int.from_bytes(digest[:8], "big") % USAGE_KEY_BUCKETS)
+
+
+def usage_keys(table: str) -> list[str]:
+    """Every bucket's usage plan key in the stage of `table`."""
+    return [_bucket_key(table, bucket) for bucket in range(USAGE_KEY_BUCKETS)]
+
+
+def usage_key_prefix(table: str) -> str:
+    return f"{table}-usage-"
+
+
+def _bucket_key(table: str, bucket: int) -> str:
+    return f"{usage_key_prefix(table)}{bucket:04d}"
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,11 @@ from chalicelib.errors import (
     PublishOutcomeUnknown,
     PublishUnavailable,
 )
+from chalicelib.keys import usage_key, usage_keys
 from chalicelib.request_log import REJECTED
 from tests.deploy.conftest import STAGES
 from tests.deploy.policies import policy_problems
+from tools import gateway_limits
 from tools.aws_calls import Program
 from tools.deploy import (
     INFRA_TEMPLATE,
@@ -149,6 +151,7 @@ def stand_in_for_chalice_deploy(project: Path) -> Any:
         root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
         apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
         apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+        apigateway.create_deployment(restApiId=api_id, stageName="api")
         deployed = {"resources": [{"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api_id}]}
         (project / ".chalice" / "deployed").mkdir()
         (project / ".chalice" / "deployed" / "dev.json").write_text(json.dumps(deployed))
@@ -178,6 +181,72 @@ def test_deploy_provisions_writes_the_outputs_and_puts_the_gateway_responses(aws
     for kind, response in gateway_responses().items():
         assert put[kind]["responseTemplates"] == response["responseTemplates"]
     assert boto3.client("apigateway").get_stage(restApiId=api["id"], stageName="api")
+
+
+def test_deploy_throttles_the_stage_and_each_account_by_the_key_its_authorizer_names(aws: None, project: Path) -> None:
+    # GIVEN the dev stage's throttling settings
+    settings = stage_settings(load_config(project), "dev")
+    stage_limit, account, batch = (
+        gateway_limits.throttle(settings, name)
+        for name in ("api_gateway_throttling", "account_throttling", "account_batch_throttling")
+    )
+
+    # WHEN it is deployed twice (the second deploy finds everything in place)
+    deploy("dev", project_dir=project, run_chalice=stand_in_for_chalice_deploy(project))
+    apigateway = boto3.client("apigateway")
+    [api] = apigateway.get_rest_apis()["items"]
+    deploy("dev", project_dir=project, run_chalice=lambda arguments: None)
+
+    # THEN the API counts requests against the key the authorizer names, and the stage has its throttle
+    assert apigateway.get_rest_api(restApiId=api["id"])["apiKeySource"] == "AUTHORIZER"
+    method_settings = apigateway.get_stage(restApiId=api["id"], stageName="api")["methodSettings"]["*/*"]
+    assert (method_settings["throttlingRateLimit"], method_settings["throttlingBurstLimit"]) == (
+        stage_limit.rate_limit,
+        stage_limit.burst_limit,
+    )
+    # AND one usage plan holds each account to its limits, batches to theirs, on this API's stage
+    [plan] = apigateway.get_usage_plans()["items"]
+    assert plan["name"] == "emma-segment-dev-accounts"
+    assert plan["throttle"] == {"rateLimit": account.rate_limit, "burstLimit": account.burst_limit}
+    assert plan["apiStages"] == [
+        {
+            "apiId": api["id"],
+            "stage": "api",
+            "throttle": {"/v1/batch/POST": {"rateLimit": batch.rate_limit, "burstLimit": batch.burst_limit}},
+        }
+    ]
+    # AND every key the authorizer can name is in it, once: any account's, whichever it is
+    table = settings["environment_variables"]["API_KEYS_TABLE"]
+    keys = apigateway.get_api_keys(includeValues=True, limit=500)["items"]
+    assert sorted(key["value"] for key in keys) == usage_keys(table)
+    in_plan = apigateway.get_usage_plan_keys(usagePlanId=plan["id"], limit=500)["items"]
+    assert sorted(key["value"] for key in in_plan) == usage_keys(table)
+    assert {usage_key(table, account_id) for account_id in ("1", "42", "acct-9001")} <= set(usage_keys(table))
+
+
+@pytest.mark.parametrize(
+    ("throttling", "refusal"),
+    [
+        ({"account_throttling": {"rate_limt": 5}}, r"unknown account_throttling settings \['rate_limt'\]"),
+        ({"api_gateway_throttling": {"rate_limit": 0}}, "api_gateway_throttling .* rate_limit must be above 0"),
+        ({"account_batch_throttling": {"burst_limit": 2.5}}, "burst_limit a whole number"),
+    ],
+)
+def test_throttling_settings_the_gateway_cannot_take_are_refused_before_anything_is_deployed(
+    aws: None, project: Path, throttling: dict[str, Any], refusal: str
+) -> None:
+    # GIVEN the dev stage with a misspelt or impossible throttling setting
+    config = load_config(project)
+    config["stages"]["dev"].update(throttling)
+    (project / ".chalice" / "config.json").write_text(json.dumps(config))
+
+    def never(arguments: list[str]) -> None:
+        raise AssertionError("chalice deploy ran")
+
+    # WHEN it is deployed, THEN it is refused, saying why, and nothing was created
+    with pytest.raises(gateway_limits.LimitsError, match=refusal):
+        deploy("dev", project_dir=project, run_chalice=never)
+    assert not boto3.client("cloudformation").list_stacks()["StackSummaries"]
 
 
 def test_deploy_refuses_the_placeholder_certificate(aws: None, project: Path) -> None:

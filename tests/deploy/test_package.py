@@ -37,8 +37,8 @@ def test_cfn_lint_can_fail() -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_route_is_guarded_by_the_api_key_authorizer(stage: str, packaged: dict[str, dict[str, Any]]) -> None:
     swagger = packaged[stage]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    [security] = swagger["paths"]["/v1/segment"]["post"]["security"]
-    [name] = security
+    security = swagger["paths"]["/v1/segment"]["post"]["security"]
+    [name] = [name for requirement in security for name in requirement if name != "api_key"]
     definition = swagger["securityDefinitions"][name]
     assert (definition["type"], definition["in"], definition["name"]) == ("apiKey", "header", "Authorization")
     assert definition["x-amazon-apigateway-authtype"] == "custom"
@@ -46,6 +46,53 @@ def test_the_route_is_guarded_by_the_api_key_authorizer(stage: str, packaged: di
     assert authorizer["type"] == "token"
     assert authorizer["authorizerResultTtlInSeconds"] == CACHE_TTL_SECONDS
     assert "ApiKeyAuthorizer.Arn" in json.dumps(authorizer["authorizerUri"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("route", ["/v1/segment", "/v1/batch", "/v1/track"])
+def test_event_routes_are_counted_against_the_usage_plan_key_the_authorizer_names(
+    stage: str, route: str, packaged: dict[str, dict[str, Any]]
+) -> None:
+    swagger = packaged[stage]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert {"api_key": []} in swagger["paths"][route]["post"]["security"]
+    assert swagger["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_packaged_stage_carries_its_throttles_and_reserved_concurrency(
+    stage: str, packaged: dict[str, dict[str, Any]], config: dict[str, Any]
+) -> None:
+    # GIVEN the stage's settings
+    settings = config["stages"][stage]
+    resources = packaged[stage]["Resources"]
+
+    # THEN every route of the stage is throttled as the stage says
+    stage_limit = settings["api_gateway_throttling"]
+    assert resources["RestAPI"]["Properties"]["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": stage_limit["rate_limit"],
+            "ThrottlingBurstLimit": stage_limit["burst_limit"],
+        }
+    ]
+    # AND each account's key, and its batches, as the stage says, on this API's stage
+    plan = resources["AccountsUsagePlan"]["Properties"]
+    account, batch = settings["account_throttling"], settings["account_batch_throttling"]
+    assert plan["Throttle"] == {"RateLimit": account["rate_limit"], "BurstLimit": account["burst_limit"]}
+    assert plan["ApiStages"] == [
+        {
+            "ApiId": {"Ref": "RestAPI"},
+            "Stage": {"Ref": "RestAPI.Stage"},
+            "Throttle": {"/v1/batch/POST": {"RateLimit": batch["rate_limit"], "BurstLimit": batch["burst_limit"]}},
+        }
+    ]
+    # AND each function keeps the environments the stage reserves for it, leaving 100 of the AWS
+    # account's default 1,000 unreserved, as Lambda requires
+    reserved = {name: function["reserved_concurrency"] for name, function in settings["lambda_functions"].items()}
+    assert resources["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == reserved["api_handler"]
+    assert resources["ApiKeyAuthorizer"]["Properties"]["ReservedConcurrentExecutions"] == reserved["api_key_authorizer"]
+    assert sum(reserved.values()) <= 1000 - 100
 
 
 @pytest.mark.parametrize("stage", STAGES)
