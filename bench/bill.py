@@ -8,8 +8,9 @@ API Gateway hands it), each once with `DEDUP_TABLE` set and once without it
 
 - one event per request (`/v1/segment`);
 - a `/v1/batch` of 100 events, and one of 500;
-- a batch of 100 sent again: the same body delivered a second time, after a
-  first delivery that was answered 200; only the second is counted.
+- one event, and a batch of 100, sent again: the same body delivered a second
+  time, after a first delivery that was answered 200; only the second is
+  counted.
 
 AWS is moto's server in its own process (`bench.moto_server`), reset before
 each path and provisioned as `make run` provisions the `local` stage: a topic
@@ -75,10 +76,11 @@ PATHS = (
     EventPath("batch100", "batch of 100", 100),
     EventPath("batch500", "batch of 500", 500),
     EventPath("batch100_again", "batch of 100 sent again", 100, again=True),
+    EventPath("single_again", "one event sent again", 1, again=True),
 )
 # Requests measured per path and mode: enough single events to go through the mix four times.
-FULL = {"single": 48, "batch100": 4, "batch500": 2, "batch100_again": 3}
-SMOKE = {"single": 12, "batch100": 1, "batch500": 1, "batch100_again": 1}
+FULL = {"single": 48, "batch100": 4, "batch500": 2, "batch100_again": 3, "single_again": 24}
+SMOKE = {"single": 12, "batch100": 1, "batch500": 1, "batch100_again": 1, "single_again": 12}
 
 
 @dataclass
