@@ -28,6 +28,7 @@ from bench.pricing import LINE_ITEMS, MILLION
 from chalicelib.dedup import FIRST_ROUND_SIZE, ROUND_SIZE
 from chalicelib.dynamodb import CONCURRENT_CALLS as DYNAMODB_CONCURRENT_CALLS
 from chalicelib.publisher import CONCURRENT_CALLS as SNS_CONCURRENT_CALLS
+from tools import gateway_limits
 from tools.provision import CHALICE_CONFIG
 
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "capacity-figures.json"
@@ -47,12 +48,8 @@ DYNAMODB_NEW_TABLE_RRU = 12_000
 DYNAMODB_TABLE_MAX_UNITS = 40_000
 # Publish calls per second in us-east-1, from a third-party page only: no AWS page was found that says it.
 SNS_PUBLISH_TPS = 30_000
-# The stage settings that lift or set limits, until .chalice/config.json carries them.
-STAGE_DEFAULTS: dict[str, Any] = {
-    "lambda_functions": {"api_handler": {"reserved_concurrency": 800}},
-    "api_gateway_throttling": {"rate_limit": 5000, "burst_limit": 2500},
-    "account_throttling": {"rate_limit": 100, "burst_limit": 200},
-}
+# A stage that reserves no concurrency for its view shares the AWS account's.
+UNRESERVED_CONCURRENCY = LAMBDA_ACCOUNT_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -100,6 +97,8 @@ class Limits:
     api_burst: float
     account_rps: float
     account_burst: float
+    account_batch_rps: float
+    account_batch_burst: float
     view_concurrency: int
     warm_write_units: float
     warm_read_units: float
@@ -113,6 +112,7 @@ class Demand:
 
     requests: float
     account_requests: float
+    account_batch_requests: float
     concurrency: float
     write_units: float
     read_units: float
@@ -235,6 +235,8 @@ def demand(profile: Profile, ways: Mapping[str, PathFigures], latency: Latency) 
     return Demand(
         requests=total_requests,
         account_requests=total_requests * profile.account_share,
+        account_batch_requests=profile.account_share
+        * sum(count for name, count in requests.items() if ways[name].events_per_request > 1),
         concurrency=sum(requests[name] * duration_ms(ways[name], latency) / 1000 for name in requests),
         write_units=sum(events * ways[name].write_units for name, events in per_second.items()),
         read_units=sum(events * ways[name].read_units for name, events in per_second.items()),
@@ -253,6 +255,7 @@ def checks(events_per_second: float, need: Demand, limits: Limits, *, peak: bool
     pairs = [
         ("API Gateway requests/s (account, stage)", need.requests, limits.api_rps),
         ("API Gateway requests/s (busiest Emma account)", need.account_requests, limits.account_rps),
+        ("API Gateway batches/s (busiest Emma account)", need.account_batch_requests, limits.account_batch_rps),
         ("Lambda concurrency (view)", need.concurrency, limits.view_concurrency),
         ("DynamoDB write units/s (dedup table)", need.write_units, tables[0]),
         ("DynamoDB read units/s (dedup table)", need.read_units, tables[1]),
@@ -279,30 +282,24 @@ def monthly_usd(profile: Profile, ways: Mapping[str, PathFigures], latency: Late
 
 
 def limits(stage: Mapping[str, Any]) -> tuple[Limits, list[str]]:
-    """The stage's limits from its .chalice/config.json settings, and which of them are defaults instead."""
-    defaulted: list[str] = []
+    """The stage's limits from its .chalice/config.json settings, and which of them are defaults instead.
 
-    def setting(*keys: str) -> Any:
-        found: Any = stage
-        for key in keys:
-            if key not in found:
-                defaulted.append(".".join(keys))
-                found = STAGE_DEFAULTS
-                for default_key in keys:
-                    found = found[default_key]
-                return found
-            found = found[key]
-        return found
-
+    The throttles' defaults are the ones `make deploy` applies (`tools.gateway_limits`).
+    """
+    defaulted = [name for name in gateway_limits.DEFAULTS if name not in stage]
+    stage_limit, account, batch = (gateway_limits.throttle(dict(stage), name) for name in gateway_limits.DEFAULTS)
+    reserved = stage.get("lambda_functions", {}).get("api_handler", {}).get("reserved_concurrency")
+    if reserved is None:
+        defaulted.append("lambda_functions.api_handler.reserved_concurrency")
     capacity = stage.get("dedup_table_capacity", {})
     found = Limits(
-        api_rps=min(API_GATEWAY_ACCOUNT_RPS, setting("api_gateway_throttling", "rate_limit")),
-        api_burst=min(API_GATEWAY_ACCOUNT_BURST, setting("api_gateway_throttling", "burst_limit")),
-        account_rps=setting("account_throttling", "rate_limit"),
-        account_burst=setting("account_throttling", "burst_limit"),
-        view_concurrency=min(
-            LAMBDA_ACCOUNT_CONCURRENCY, setting("lambda_functions", "api_handler", "reserved_concurrency")
-        ),
+        api_rps=min(API_GATEWAY_ACCOUNT_RPS, stage_limit.rate_limit),
+        api_burst=min(API_GATEWAY_ACCOUNT_BURST, stage_limit.burst_limit),
+        account_rps=account.rate_limit,
+        account_burst=account.burst_limit,
+        account_batch_rps=batch.rate_limit,
+        account_batch_burst=batch.burst_limit,
+        view_concurrency=min(LAMBDA_ACCOUNT_CONCURRENCY, reserved or UNRESERVED_CONCURRENCY),
         warm_write_units=capacity.get("warm_write_units", DYNAMODB_NEW_TABLE_WRU),
         warm_read_units=capacity.get("warm_read_units", DYNAMODB_NEW_TABLE_RRU),
     )
@@ -322,6 +319,7 @@ def report(
         ("events", None),
         ("API Gateway requests", "requests"),
         ("requests from the busiest account", "account_requests"),
+        ("batches from the busiest account", "account_batch_requests"),
         ("Lambda concurrency (view)", "concurrency"),
         ("DynamoDB write units", "write_units"),
         ("DynamoDB read units", "read_units"),
@@ -366,6 +364,12 @@ def _bucket(peak: Demand, limits_: Limits) -> Iterator[str]:
     for label, need, rate, bucket in (
         ("stage", peak.requests, limits_.api_rps, limits_.api_burst),
         ("busiest account", peak.account_requests, limits_.account_rps, limits_.account_burst),
+        (
+            "busiest account's batches",
+            peak.account_batch_requests,
+            limits_.account_batch_rps,
+            limits_.account_batch_burst,
+        ),
     ):
         if need > rate:
             yield (

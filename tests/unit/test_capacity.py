@@ -24,8 +24,10 @@ NO_LATENCY = Latency(dynamodb_ms=0, sns_ms=0)
 LIMITS = Limits(
     api_rps=5000,
     api_burst=2500,
-    account_rps=100,
-    account_burst=200,
+    account_rps=500,
+    account_burst=1000,
+    account_batch_rps=20,
+    account_batch_burst=40,
     view_concurrency=800,
     warm_write_units=4000,
     warm_read_units=12000,
@@ -106,6 +108,7 @@ def test_demand_adds_each_ways_share_of_the_events() -> None:
     # THEN 500 single events make 500 requests, 500 batched events 5
     assert need.requests == pytest.approx(505)
     assert need.account_requests == pytest.approx(101)
+    assert need.account_batch_requests == pytest.approx(1)
     # 500 * 2 + 500 * 1 write units
     assert need.write_units == pytest.approx(1500)
     # 500 publishes, 500 / 100 * 10 publish batches
@@ -156,13 +159,18 @@ def test_the_stages_settings_set_the_limits_and_those_missing_are_named() -> Non
     found, defaulted = limits(stage)
     # THEN those it sets are its own, the others defaults, and said to be
     assert (found.view_concurrency, found.warm_write_units, found.warm_read_units) == (600, 20000, 12000)
-    assert (found.api_rps, found.account_rps) == (5000, 100)
-    assert defaulted == [
-        "api_gateway_throttling.rate_limit",
-        "api_gateway_throttling.burst_limit",
-        "account_throttling.rate_limit",
-        "account_throttling.burst_limit",
-    ]
+    assert (found.api_rps, found.account_rps, found.account_batch_rps) == (5000, 500, 20)
+    assert defaulted == ["api_gateway_throttling", "account_throttling", "account_batch_throttling"]
+
+
+def test_one_accounts_replay_in_batches_binds_at_its_batch_limit_long_before_the_stage() -> None:
+    # GIVEN one account replaying 20,000 events/s in batches of 100: 200 batches a second
+    ways = paths(_figures(), dedup=True, batch_size=100)
+    need = demand(Profile(20_000, batch_share=1, batch_size=100, account_share=1), ways, NO_LATENCY)
+    # WHEN the quotas are checked
+    found = checks(20_000, need, LIMITS, peak=False)
+    # THEN its 20 batches a second bind first, at 2,000 events/s, far below the stage's 5,000 requests/s
+    assert (found[0].quota, found[0].binds_at) == ("API Gateway batches/s (busiest Emma account)", 2_000)
 
 
 def test_the_command_reads_the_committed_figures(capsys: pytest.CaptureFixture[str]) -> None:
