@@ -108,6 +108,28 @@ def test_the_5xx_alarm_watches_the_api_chalice_deploys() -> None:
     assert {metric["MetricName"] for metric in alarm_metrics("ServerErrorRateAlarm")} == {"5XXError", "Count"}
 
 
+def test_the_4xx_alarm_watches_the_same_api_as_the_5xx_alarm() -> None:
+    assert {metric["MetricName"] for metric in alarm_metrics("ClientErrorRateAlarm")} == {"4XXError", "Count"}
+    for metric in alarm_metrics("ClientErrorRateAlarm"):
+        assert metric["Dimensions"] == [
+            {"Name": "ApiName", "Value": {"Ref": "ApiName"}},
+            {"Name": "Stage", "Value": {"Ref": "ApiStage"}},
+        ]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_lambda_throttled_alarm_watches_both_functions_by_the_names_chalice_deploys(stage: str) -> None:
+    metrics = alarm_metrics("LambdaThrottledAlarm")
+    assert {(metric["Namespace"], metric["MetricName"]) for metric in metrics} == {("AWS/Lambda", "Throttles")}
+    watched = {
+        metric["Dimensions"][0]["Value"]["Fn::Sub"]
+        .replace("${ApiName}", load_config()["app_name"])
+        .replace("${Stage}", stage)
+        for metric in metrics
+    }
+    assert watched == set(function_names(stage).values())
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_publish_failures_alarm_watches_the_metrics_the_service_emits(stage: str) -> None:
     metrics = alarm_metrics("PublishFailuresAlarm")
