@@ -107,14 +107,14 @@ def _next_change(watched: WatchedFiles, service: subprocess.Popen[bytes]) -> lis
 
 @contextmanager
 def chalice_local(port: int, aws_endpoint: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`chalice local --stage local` in its own process group, stopped with everything it forked.
+    """Chalice's local server for the `local` stage, behind the gateway's throttles (`tools.local_gateway`).
 
-    Never with chalice's own reloader, which polls every file of the project:
-    `make run` restarts it itself, for the files that matter.
+    In its own process group, stopped with everything it forked. Never with
+    chalice's own reloader, which polls every file of the project: `make run`
+    restarts it itself, for the files that matter.
     """
-    chalice = Path(sys.executable).parent / "chalice"
     service = subprocess.Popen(
-        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
+        [sys.executable, "-m", "tools.local_gateway", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO,
         env={**os.environ, "AWS_ENDPOINT_URL": aws_endpoint},
         start_new_session=True,
