@@ -25,7 +25,7 @@ describe('Emma Email Marketing (Actions)', () => {
     it.each([
       [401, 'unknown API key'],
       [403, 'this API key is disabled']
-    ])('refuses the settings when Emma answers %i', async (status, message) => {
+    ])('refuses the settings when Emma answers %i', async (status: number, message: string) => {
       nock(endpoint).get('/v1/me').reply(status, { message })
 
       await expect(testDestination.testAuthentication(settings)).rejects.toThrow(`Credentials are invalid: ${status}`)

@@ -48,7 +48,7 @@ describe('Emma Email Marketing (Actions).sendEvent', () => {
       [429, 'TooManyRequests'],
       [500, 'InternalError'],
       [503, 'ServiceUnavailable']
-    ])('fails with the status of an answer %i and Emma’s message', async (status) => {
+    ])('fails with the status of an answer %i and Emma’s message', async (status: number) => {
       nock(endpoint).post('/v1/segment').reply(status, { message: 'what Emma says about it' })
 
       const error = await errorOf(
@@ -107,15 +107,18 @@ describe('Emma Email Marketing (Actions).sendEvent', () => {
       })
     })
 
-    it.each([429, 500, 503, 413, 401])('gives every event the status of a batch answered %i', async (status) => {
-      nock(endpoint).post('/v1/batch').reply(status, { message: 'not now' })
+    it.each([429, 500, 503, 413, 401])(
+      'gives every event the status of a batch answered %i',
+      async (status: number) => {
+        nock(endpoint).post('/v1/batch').reply(status, { message: 'not now' })
 
-      await testDestination.testBatchAction('sendEvent', { events, settings, useDefaultMappings: true })
+        await testDestination.testBatchAction('sendEvent', { events, settings, useDefaultMappings: true })
 
-      const statuses = testDestination.results[0].multistatus
-      expect(statuses?.map((outcome) => outcome.status)).toEqual([status, status, status])
-      expect(statuses?.[0]).toMatchObject({ errormessage: `Emma answered ${status}: not now` })
-    })
+        const statuses = testDestination.results[0].multistatus
+        expect(statuses?.map((outcome) => outcome.status)).toEqual([status, status, status])
+        expect(statuses?.[0]).toMatchObject({ errormessage: `Emma answered ${status}: not now` })
+      }
+    )
 
     it('ignores rejected entries that name no event of the batch, or no failure', async () => {
       nock(endpoint)
