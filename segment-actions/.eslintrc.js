@@ -1,7 +1,9 @@
-// segmentio/action-destinations' lint rules for destination code, on this package's files.
+// segmentio/action-destinations' lint rules for destination code, on this package's files. The snapshot
+// tests and the repository's own configuration (with its lodash and jest plugins) run in
+// scripts/check-in-monorepo.sh.
 module.exports = {
   root: true,
-  ignorePatterns: ['node_modules', 'dist', '.eslintrc.js', 'jest.config.js'],
+  ignorePatterns: ['node_modules', 'dist', 'scripts', '.eslintrc.js', 'jest.config.js', 'snapshot.test.ts'],
   parser: '@typescript-eslint/parser',
   parserOptions: {
     ecmaVersion: 2019,

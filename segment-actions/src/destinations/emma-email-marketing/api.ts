@@ -7,6 +7,7 @@ import {
   RequestClient
 } from '@segment/actions-core'
 import type { Settings } from './generated-types'
+import { EMMA_API_VERSION } from './versioning-info'
 
 export const DEFAULT_ENDPOINT = 'https://events.e2ma.net'
 
@@ -56,7 +57,8 @@ export function throwForStatus<T>(response: ModifiedResponse<T>): void {
  * Posts events to /v1/batch, each request within Emma's limits, and reports each event's outcome.
  *
  * Segment keeps batches under the action's `batch_bytes` by its own measure of an event; the
- * limit that matters is the request body's, so it is checked here, on the bytes sent.
+ * limit that matters is the request body's, so it is checked here. `json:` serializes the body as
+ * JSON.stringify does, so the bytes measured per event are the bytes sent.
  */
 export async function sendBatch(
   request: RequestClient,
@@ -66,10 +68,9 @@ export async function sendBatch(
   const outcomes = new MultiStatusResponse()
   const serialized = events.map((event) => JSON.stringify(event))
   for (const [start, end] of bodiesWithin(serialized, MAX_BATCH_BODY_BYTES, MAX_BATCH_EVENTS)) {
-    const response = await request<BatchAnswer & EmmaError>(endpointUrl(settings, '/v1/batch'), {
+    const response = await request<BatchAnswer & EmmaError>(endpointUrl(settings, `/${EMMA_API_VERSION}/batch`), {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: `{"batch":[${serialized.slice(start, end).join(',')}]}`,
+      json: { batch: events.slice(start, end) },
       throwHttpErrors: false
     })
     recordOutcomes(outcomes, response, events, start, end)

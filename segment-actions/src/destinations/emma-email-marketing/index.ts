@@ -1,10 +1,9 @@
 import { DestinationDefinition, defaultValues } from '@segment/actions-core'
 import type { Settings } from './generated-types'
 import { DEFAULT_ENDPOINT, endpointUrl, throwForStatus } from './api'
+import { EMMA_API_VERSION } from './versioning-info'
 
 import sendEvent from './sendEvent'
-
-const SEGMENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const
 
 const destination: DestinationDefinition<Settings> = {
   name: 'Emma Email Marketing (Actions)',
@@ -32,7 +31,7 @@ const destination: DestinationDefinition<Settings> = {
     },
     testAuthentication: (request, { settings }) => {
       // 200 with the key's account, else 401 (an unknown key) or 403 (a disabled one).
-      return request(endpointUrl(settings, '/v1/me'), { method: 'GET' })
+      return request(endpointUrl(settings, `/${EMMA_API_VERSION}/me`), { method: 'GET' })
     }
   },
 
@@ -43,13 +42,17 @@ const destination: DestinationDefinition<Settings> = {
     }
   },
 
-  presets: SEGMENT_TYPES.map((type) => ({
-    name: `Send ${type[0].toUpperCase()}${type.slice(1)} Events`,
-    subscribe: `type = "${type}"`,
-    partnerAction: 'sendEvent',
-    mapping: defaultValues(sendEvent.fields),
-    type: 'automatic' as const
-  })),
+  presets: [
+    {
+      // One subscription for every type, so that Segment batches events of all types together.
+      name: 'Send Events',
+      subscribe:
+        'type = "identify" or type = "track" or type = "page" or type = "screen" or type = "group" or type = "alias"',
+      partnerAction: 'sendEvent',
+      mapping: defaultValues(sendEvent.fields),
+      type: 'automatic'
+    }
+  ],
 
   actions: {
     sendEvent
@@ -57,7 +60,7 @@ const destination: DestinationDefinition<Settings> = {
 
   onDelete: async (request, { settings, payload }) => {
     // Segment hands over the person's ids, not the event: Emma's delete topic gets a delete event for them.
-    const response = await request(endpointUrl(settings, '/v1/segment'), {
+    const response = await request(endpointUrl(settings, `/${EMMA_API_VERSION}/segment`), {
       method: 'POST',
       json: { type: 'delete', userId: payload.userId, anonymousId: payload.anonymousId },
       throwHttpErrors: false

@@ -8,15 +8,15 @@ export interface Payload {
     [k: string]: unknown
   }
   /**
-   * Send events to Emma in batches: fewer requests, at the cost of up to a minute of delay.
+   * Enable batching of requests. Events may wait up to a minute before Emma receives them.
    */
   enable_batching?: boolean
   /**
-   * The most events in one batch.
+   * Maximum number of events to include in each batch. Actual batch sizes may be lower.
    */
   batch_size?: number
   /**
-   * The most bytes of events in one batch: Emma accepts batches of up to 500 KiB.
+   * Maximum batch payload size in bytes. Emma accepts batches of up to 500 KiB.
    */
   batch_bytes?: number
 }

@@ -2,6 +2,7 @@ import type { ActionDefinition } from '@segment/actions-core'
 import type { Settings } from '../generated-types'
 import type { Payload } from './generated-types'
 import { endpointUrl, sendBatch, throwForStatus } from '../api'
+import { EMMA_API_VERSION } from '../versioning-info'
 
 const action: ActionDefinition<Settings, Payload> = {
   title: 'Send Event',
@@ -19,32 +20,34 @@ const action: ActionDefinition<Settings, Payload> = {
     },
     enable_batching: {
       label: 'Send in Batches',
-      description: 'Send events to Emma in batches: fewer requests, at the cost of up to a minute of delay.',
+      description: 'Enable batching of requests. Events may wait up to a minute before Emma receives them.',
       type: 'boolean',
       required: false,
       default: true
     },
     batch_size: {
       label: 'Batch Size',
-      description: 'The most events in one batch.',
+      description: 'Maximum number of events to include in each batch. Actual batch sizes may be lower.',
       type: 'number',
       required: false,
       default: 500,
       minimum: 1,
       maximum: 2500,
+      readOnly: true,
       unsafe_hidden: true
     },
     batch_bytes: {
       label: 'Batch Bytes',
-      description: 'The most bytes of events in one batch: Emma accepts batches of up to 500 KiB.',
+      description: 'Maximum batch payload size in bytes. Emma accepts batches of up to 500 KiB.',
       type: 'number',
       required: false,
       default: 400000,
+      readOnly: true,
       unsafe_hidden: true
     }
   },
   perform: async (request, { settings, payload }) => {
-    const response = await request(endpointUrl(settings, '/v1/segment'), {
+    const response = await request(endpointUrl(settings, `/${EMMA_API_VERSION}/segment`), {
       method: 'POST',
       json: payload.data,
       throwHttpErrors: false

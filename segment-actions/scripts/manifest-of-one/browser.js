@@ -1,0 +1,2 @@
+/** The browser manifest: no browser destination is under check. */
+exports.manifest = {}
