@@ -16,15 +16,19 @@
    `chalice deploy --stage <stage>` (the API, both Lambda functions, their
    roles, log groups and the custom domain), which uploads that package;
 4. put `infra/gateway-responses.json` on the REST API, and the stage's
-   throttles and its accounts' usage plan (`tools.gateway_limits`), and
-   redeploy its stage. Chalice replaces the whole API definition on every
+   throttles and its accounts' usage plan and keys (`tools.gateway_limits`),
+   and redeploy its stage. Chalice replaces the whole API definition on every
    deploy, which resets gateway responses to API Gateway's defaults (whose 403
-   for an unknown path echoes the Authorization header) and the API's key
-   source, so this step follows every deploy.
+   for an unknown path echoes the Authorization header), so this step follows
+   every deploy. When the stage was deployed before, the limits are also put
+   before step 3: the API it deploys requires each event's usage plan key.
+
+Chalice runs as `tools.chalice_cli`, whose API definition takes those keys
+from the authorizer.
 
 `package` prepares the same package and runs `chalice package
---merge-template` with a template that adds the same gateway responses, key
-source, throttles and usage plan to the API (so CloudFormation keeps them),
+--merge-template` with a template that adds the same gateway responses,
+throttles and usage plan to the API (so CloudFormation keeps them),
 and names the functions and their log groups as `chalice deploy` does, which
 the IAM policies' log permissions name. The usage plan's keys are then made by
 
@@ -126,6 +130,12 @@ def deploy(
     for name in gateway_limits.DEFAULTS:
         gateway_limits.throttle(settings, name)
     provision(stage, fifo=fifo, project_dir=project_dir)
+    if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
+        # The API Chalice is about to put requires a usage plan key on every event: the plan and
+        # its keys must be there first, or the stage would refuse events 403 until step 4.
+        apply_gateway_settings(
+            deployed_rest_api(project_dir, stage), stage, stage_settings(load_config(project_dir), stage)
+        )
     (run_chalice or _chalice_on_prepared_package(project_dir, stage))(["deploy", "--stage", stage])
     rest_api_id = deployed_rest_api(project_dir, stage)
     apply_gateway_settings(rest_api_id, stage, stage_settings(load_config(project_dir), stage))
@@ -307,7 +317,6 @@ def apply_gateway_settings(rest_api_id: str, stage: str, settings: dict[str, Any
     api_stage = settings.get("api_gateway_stage", "api")
     for response_type, response in gateway_responses().items():
         apigateway.put_gateway_response(restApiId=rest_api_id, responseType=response_type, **response)
-    gateway_limits.count_requests_by_authorizer_keys(apigateway, rest_api_id)
     apigateway.create_deployment(restApiId=rest_api_id, stageName=api_stage, description="gateway responses and limits")
     created = gateway_limits.apply(apigateway, rest_api_id, api_stage, stage, settings)
     print(f"stage {stage}: throttles set, {created} usage plan keys created")
@@ -346,7 +355,6 @@ def merge_template(stage: str) -> dict[str, Any]:
             "Properties": {
                 "DefinitionBody": {
                     "x-amazon-apigateway-gateway-responses": gateway_responses(),
-                    "x-amazon-apigateway-api-key-source": "AUTHORIZER",
                 },
                 "MethodSettings": [gateway_limits.method_settings(settings)],
             }
@@ -379,8 +387,8 @@ def _chalice_on_prepared_package(project_dir: Path, stage: str) -> RunChalice:
 
     def run(arguments: list[str]) -> None:
         lambda_package.prepare(project_dir, stage)
-        chalice = Path(sys.executable).parent / "chalice"
-        subprocess.run([str(chalice), "--project-dir", str(project_dir), *arguments], check=True)
+        chalice = [sys.executable, "-m", "tools.chalice_cli", "--project-dir", str(project_dir)]
+        subprocess.run([*chalice, *arguments], check=True, cwd=REPO)
 
     return run
 

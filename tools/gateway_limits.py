@@ -10,9 +10,10 @@ before any Lambda function runs, while every other account's requests go on.
 Nothing is written per request. docs/capacity.md says why this design, and
 what it costs.
 
-Chalice sets none of this. `make deploy` applies it after `chalice deploy`,
-and `make package` merges all but the usage keys into the template: those
-`python -m tools.deploy usage-keys --stage <stage>` creates, once the stack is up.
+Chalice sets none of this but the key source (`tools.chalice_cli`). `make
+deploy` applies it around `chalice deploy`, and `make package` merges all but
+the usage keys into the template: those `python -m tools.deploy usage-keys
+--stage <stage>` creates, once the stack is up and before Segment sends to it.
 """
 
 from dataclasses import dataclass
@@ -63,16 +64,6 @@ def throttle(settings: dict[str, Any], name: str) -> Throttle:
 
 def usage_plan_name(stage: str) -> str:
     return f"emma-segment-{stage}-accounts"
-
-
-def count_requests_by_authorizer_keys(apigateway: Any, rest_api_id: str) -> None:
-    """Usage plans count each request against the key the authorizer names, not a client's `x-api-key`.
-
-    `chalice deploy` resets it, and it takes effect with the stage's next deployment.
-    """
-    apigateway.update_rest_api(
-        restApiId=rest_api_id, patchOperations=[{"op": "replace", "path": "/apiKeySource", "value": "AUTHORIZER"}]
-    )
 
 
 def apply(apigateway: Any, rest_api_id: str, api_stage: str, stage: str, settings: dict[str, Any]) -> int:

@@ -55,6 +55,7 @@ def test_event_routes_are_counted_against_the_usage_plan_key_the_authorizer_name
 ) -> None:
     swagger = packaged[stage]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     assert {"api_key": []} in swagger["paths"][route]["post"]["security"]
+    # (in the definition Chalice generates, so that `chalice deploy` puts it too)
     assert swagger["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
 
 
