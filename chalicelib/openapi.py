@@ -27,6 +27,8 @@ _ERRORS = {
     "403": "A disabled API key",
     "413": "The body, or the SNS message built from it, is too large",
     "415": "The body is not declared as JSON (or uses an encoding other than gzip)",
+    "429": "Over the stage's throttle, or the account's (its batches apart), answered by the gateway with"
+    " Retry-After; Segment retries",
     "500": "A misconfiguration or a bug; nothing was published, Segment retries",
     "501": "An event type this deployment has no topic for",
     "503": "SNS or the dedup table unavailable, or the same messageId being published right now; Segment retries",

@@ -22,7 +22,7 @@ KEYS = (
     "batch_speedup",
 )
 FUNCTIONS = ("view", "authorizer")
-BILL_PATHS = ("single", "batch100", "batch500", "batch100_again")
+BILL_PATHS = ("single", "batch100", "batch500", "batch100_again", "single_again")
 BILL_UNITS = ("write_units", "read_units", "sns_requests", "log_bytes")
 # Each of the bill's three tables: a head, a separator and a row per path, with and without the dedup table.
 BILL_TABLE_LINES = 3 * (2 + 2 * len(BILL_PATHS))

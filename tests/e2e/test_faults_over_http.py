@@ -10,23 +10,31 @@ with a 5-second claim window).
 import json
 import time
 
+import boto3
 import pytest
 import requests
 
+from chalicelib.keys import KeyStore
 from tests.aws import basic_auth
 from tests.e2e.conftest import CLAIM_SECONDS, DEMO_KEY, FaultyService
+from tools.provision import stage_environment
 
 SEGMENT_TIMEOUT_SECONDS = 5.0
+KEYS_TABLE = stage_environment("local")["API_KEYS_TABLE"]
 
 
-def send(service: FaultyService, body: bytes | dict[str, object], path: str = "/v1/segment") -> requests.Response:
+def send(
+    service: FaultyService, body: bytes | dict[str, object], path: str = "/v1/segment", key: str = DEMO_KEY
+) -> requests.Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"Authorization": basic_auth(DEMO_KEY), "Content-Type": "application/json"}
+    headers = {"Authorization": basic_auth(key), "Content-Type": "application/json"}
     return requests.post(f"{service.url}{path}", data=data, headers=headers, timeout=30)
 
 
-def post(service: FaultyService, body: bytes | dict[str, object], path: str = "/v1/segment") -> tuple[int, float]:
-    response = send(service, body, path)
+def post(
+    service: FaultyService, body: bytes | dict[str, object], path: str = "/v1/segment", key: str = DEMO_KEY
+) -> tuple[int, float]:
+    response = send(service, body, path, key)
     return response.status_code, response.elapsed.total_seconds()
 
 
@@ -85,8 +93,12 @@ def test_a_dedup_table_that_fails_is_a_503_within_segments_timeout_and_publishes
 def test_a_key_table_that_fails_is_a_500_from_the_authorizer_so_segment_retries(
     faulty_service: FaultyService,
 ) -> None:
+    # GIVEN a key the gateway has no decision kept for (it keeps one per key for 5 minutes, as API Gateway does)
+    key = KeyStore(boto3.client("dynamodb", endpoint_url=faulty_service.aws_endpoint), KEYS_TABLE).create("1002")
+    # WHEN the key table fails as the authorizer reads it
     faulty_service.proxy.fail("GetItem", times=10, kind="status", status=500, code="InternalServerError")
-    status, seconds = post(faulty_service, event("m-auth"))
+    status, seconds = post(faulty_service, event("m-auth"), key=key)
+    # THEN Segment gets a 500, which it retries, and nothing is published
     assert (status, seconds < SEGMENT_TIMEOUT_SECONDS) == (500, True)
     assert faulty_service.published("identify") == []
 
