@@ -232,11 +232,12 @@ def demand(profile: Profile, ways: Mapping[str, PathFigures], latency: Latency) 
     per_second = {name: profile.events_per_second * share for name, share in weights(profile).items()}
     requests = {name: events / ways[name].events_per_request for name, events in per_second.items()}
     total_requests = sum(requests.values())
+    # A usage plan's limit for /v1/batch replaces its own for that route: each counts its requests only.
+    batches = [name for name in requests if ways[name].events_per_request > 1]
     return Demand(
         requests=total_requests,
-        account_requests=total_requests * profile.account_share,
-        account_batch_requests=profile.account_share
-        * sum(count for name, count in requests.items() if ways[name].events_per_request > 1),
+        account_requests=profile.account_share * sum(requests[name] for name in requests if name not in batches),
+        account_batch_requests=profile.account_share * sum(requests[name] for name in batches),
         concurrency=sum(requests[name] * duration_ms(ways[name], latency) / 1000 for name in requests),
         write_units=sum(events * ways[name].write_units for name, events in per_second.items()),
         read_units=sum(events * ways[name].read_units for name, events in per_second.items()),
@@ -318,7 +319,7 @@ def report(
     for label, name in (
         ("events", None),
         ("API Gateway requests", "requests"),
-        ("requests from the busiest account", "account_requests"),
+        ("other requests from the busiest account", "account_requests"),
         ("batches from the busiest account", "account_batch_requests"),
         ("Lambda concurrency (view)", "concurrency"),
         ("DynamoDB write units", "write_units"),

@@ -2,8 +2,8 @@
 
 API Gateway throttles a stage's requests as a whole (`api_gateway_throttling`
 in the stage's settings) and, through a usage plan, those of each API key
-(`account_throttling`, and `account_batch_throttling` for `/v1/batch`, whose
-requests carry up to 2,500 events). The authorizer names each account's key
+(`account_throttling`, and in its place for `/v1/batch`, whose requests
+carry up to 2,500 events, `account_batch_throttling`). The authorizer names each account's key
 (`chalicelib.keys.usage_key`), so a replay from one account is answered 429
 with `Retry-After` (infra/gateway-responses.json) at that account's limit,
 before any Lambda function runs, while every other account's requests go on.
@@ -32,8 +32,8 @@ class Throttle:
 
 # Each setting's default, documented in docs/deploying.md. The stage's throttle stays under the
 # AWS account's regional quota (10,000 requests per second, burst 5,000), which all its APIs share.
-# One Emma account at both of its limits holds about 45 of the view's 800 reserved environments
-# and 11,000 of the dedup table's writes per second (docs/capacity.md): the rest is the others'.
+# One Emma account at both of its limits holds about 47 of the view's 800 reserved environments
+# and 11,100 of the dedup table's writes per second (docs/capacity.md): the rest is the others'.
 DEFAULTS = {
     "api_gateway_throttling": Throttle(rate_limit=5000, burst_limit=2500),
     "account_throttling": Throttle(rate_limit=500, burst_limit=1000),

@@ -74,12 +74,8 @@ class Throttles:
         """Whether the stage, and the key's usage plan if the route takes one, let a request through."""
         if not self._stage.take():
             return False
-        if key is None:
-            return True
-        buckets = [self._bucket(key, batch=False)]
-        if method == BATCH_METHOD:
-            buckets.append(self._bucket(key, batch=True))
-        return all(bucket.take() for bucket in buckets)
+        # A usage plan's limit for a method replaces the plan's own for that method.
+        return key is None or self._bucket(key, batch=method == BATCH_METHOD).take()
 
     def _bucket(self, key: str, *, batch: bool) -> TokenBucket:
         with self._lock:

@@ -107,7 +107,7 @@ def test_demand_adds_each_ways_share_of_the_events() -> None:
     need = demand(profile, ways, Latency(dynamodb_ms=10, sns_ms=20))
     # THEN 500 single events make 500 requests, 500 batched events 5
     assert need.requests == pytest.approx(505)
-    assert need.account_requests == pytest.approx(101)
+    assert need.account_requests == pytest.approx(100)
     assert need.account_batch_requests == pytest.approx(1)
     # 500 * 2 + 500 * 1 write units
     assert need.write_units == pytest.approx(1500)
