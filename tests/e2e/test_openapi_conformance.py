@@ -92,4 +92,5 @@ def answered(case: Any, local_run: LocalRun) -> Any:
         response = case.call(base_url=local_run.url, headers={"Authorization": basic_auth(DEMO_KEY)})
         if response.status_code != 429:
             return response
-        time.sleep(float(response.headers["Retry-After"]))
+        [retry_after] = response.headers["retry-after"]  # (schemathesis: lowercase names, a list of values)
+        time.sleep(float(retry_after))
