@@ -41,17 +41,15 @@ from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from bench import bill_tables
 from bench.billing_units import CONDITION_FAILURES, LAMBDA_PLATFORM_LOG_BYTES, call_units, items_carried
 from bench.call_counter import Call, CallCounter
 from bench.environment import aws_environment, event_mix, gateway_event
-from bench.moto_server import reset, running_moto_server
+from bench.moto_server import local_stage_without_tails, running_moto_server
 from bench.prices import AUTO_SCALING_TARGET_UTILIZATION, PRICES, READ_ON
 from bench.pricing import ONE_VCPU_MB, Usage, billed_ms, usd_per_million, usd_per_round_trip_ms
 from tools.lambda_events import LambdaContext
-from tools.provision import CHALICE_CONFIG, provision, stage_environment
+from tools.provision import CHALICE_CONFIG, stage_environment
 
 # The stage whose Lambda settings and metrics namespace the bill prices; its resources are the `local` stage's.
 PRICED_STAGE = "prod"
@@ -164,19 +162,8 @@ def _unmeasured(app: Any, event: dict[str, Any], path: EventPath) -> None:
 
 
 def _provisioned(endpoint: str, dedup: bool) -> None:
-    """An empty account with the `local` stage's resources, as `make run` provisions them; `DEDUP_TABLE` set or not.
-
-    Less the tail queues' subscriptions: nothing reads them here, moto's
-    fan-out to SQS would answer a batch of 500's publishes too slowly for the
-    service's 1 s read timeout, and SNS bills a publish the same whoever
-    subscribes (deliveries to SQS are free).
-    """
-    reset(endpoint)
-    stage = stage_environment("local")
-    provision(stage, endpoint_url=endpoint)
-    sns = boto3.client("sns", endpoint_url=endpoint)
-    for subscription in sns.list_subscriptions()["Subscriptions"]:
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    """An empty account with the `local` stage's resources (`bench.moto_server`); `DEDUP_TABLE` set or not."""
+    stage = local_stage_without_tails(endpoint)
     if dedup:
         os.environ["DEDUP_TABLE"] = stage["DEDUP_TABLE"]
     else:

@@ -41,10 +41,9 @@ import boto3
 from bench import capped_cold, capped_tables, cpu_cap, deployed
 from bench.capped_requests import PATHS
 from bench.environment import ACCOUNT_ID, API_KEY, REPO, aws_environment
-from bench.moto_server import reset, running_moto_server
+from bench.moto_server import local_stage_without_tails, running_moto_server
 from chalicelib.deadline import BUDGET_SECONDS
 from chalicelib.keys import KeyStore
-from tools.provision import provision, stage_environment
 
 WARM_MEMORY_MB = (256, 512, 1024, 1769)
 COLD_MEMORY_MB = (128, 256, 512, 1024, 1769)
@@ -140,18 +139,8 @@ def _warm(cap: cpu_cap.Cap, sizes: Sizes) -> dict[str, list[dict[str, Any]]]:
 
 
 def _provisioned(endpoint: str) -> None:
-    """An empty account with the `local` stage's resources, as `make run` provisions them, and the bench's key.
-
-    Less the tail queues' subscriptions, as for the bill: moto's fan-out to
-    SQS would answer a batch's publishes too slowly for the service's read
-    timeout, and nothing reads them here.
-    """
-    reset(endpoint)
-    stage = stage_environment("local")
-    provision(stage, endpoint_url=endpoint)
-    sns = boto3.client("sns", endpoint_url=endpoint)
-    for subscription in sns.list_subscriptions()["Subscriptions"]:
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    """The `local` stage's resources in an empty account, as for the bill, and the bench's key."""
+    stage = local_stage_without_tails(endpoint)
     KeyStore(boto3.client("dynamodb", endpoint_url=endpoint), stage["API_KEYS_TABLE"]).create(ACCOUNT_ID, key=API_KEY)
 
 

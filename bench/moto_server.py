@@ -17,6 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.error import URLError
 
+import boto3
+
+from tools.provision import provision, stage_environment
+
 STARTUP_SECONDS = 30.0
 
 
@@ -41,6 +45,23 @@ def reset(endpoint: str) -> None:
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 (the emulator's URL)
     with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (the loopback emulator's own URL)
         pass
+
+
+def local_stage_without_tails(endpoint: str) -> dict[str, str]:
+    """An empty account with the `local` stage's resources, as `make run` provisions them; the stage's environment.
+
+    Less the tail queues' subscriptions: nothing reads them in the bench, moto's
+    fan-out to SQS would answer a batch of 500's publishes too slowly for the
+    service's 1 s read timeout, and SNS bills a publish the same whoever
+    subscribes (deliveries to SQS are free).
+    """
+    reset(endpoint)
+    stage = stage_environment("local")
+    provision(stage, endpoint_url=endpoint)
+    sns = boto3.client("sns", endpoint_url=endpoint)
+    for subscription in sns.list_subscriptions()["Subscriptions"]:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    return stage
 
 
 def _free_port() -> int:
