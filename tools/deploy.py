@@ -326,11 +326,11 @@ def sync_usage_keys(stage: str, project_dir: Path = REPO) -> int:
     """The keys of the usage plan a packaged stack made, created where missing; how many were created."""
     apigateway = _apigateway()
     name = gateway_limits.usage_plan_name(stage)
-    plans = [plan for plan in apigateway.get_usage_plans(limit=500)["items"] if plan["name"] == name]
-    if not plans:
+    plan = gateway_limits.usage_plan(apigateway, name)
+    if plan is None:
         raise DeployError(f"no usage plan {name}: deploy the stage's stack first")
     table = stage_settings(load_config(project_dir), stage)["environment_variables"]["API_KEYS_TABLE"]
-    return gateway_limits.sync_usage_keys(apigateway, plans[0]["id"], table)
+    return gateway_limits.sync_usage_keys(apigateway, plan["id"], table)
 
 
 def _apigateway() -> Any:

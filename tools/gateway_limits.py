@@ -84,8 +84,8 @@ def apply(apigateway: Any, rest_api_id: str, api_stage: str, stage: str, setting
 def _usage_plan(apigateway: Any, name: str, api_stage: str, settings: dict[str, Any]) -> str:
     """The id of the stage's usage plan (`api_stage` is `<rest API id>:<stage>`), created or set to the settings."""
     account, batch = throttle(settings, "account_throttling"), throttle(settings, "account_batch_throttling")
-    existing = [plan for plan in _all(apigateway, "get_usage_plans") if plan["name"] == name]
-    if not existing:
+    plan = usage_plan(apigateway, name)
+    if plan is None:
         api_id, _, stage = api_stage.partition(":")
         plan = apigateway.create_usage_plan(
             name=name,
@@ -93,7 +93,6 @@ def _usage_plan(apigateway: Any, name: str, api_stage: str, settings: dict[str, 
             throttle=_throttle_settings(account),
         )
         return str(plan["id"])
-    plan = existing[0]
     method = f"/apiStages/{api_stage}/throttle/{BATCH_METHOD_POINTER}"
     operations = [
         {"op": "replace", "path": "/throttle/rateLimit", "value": str(account.rate_limit)},
@@ -107,6 +106,11 @@ def _usage_plan(apigateway: Any, name: str, api_stage: str, settings: dict[str, 
     ]
     apigateway.update_usage_plan(usagePlanId=plan["id"], patchOperations=operations)
     return str(plan["id"])
+
+
+def usage_plan(apigateway: Any, name: str) -> dict[str, Any] | None:
+    """The usage plan called `name`, if there is one."""
+    return next((plan for plan in _all(apigateway, "get_usage_plans") if plan["name"] == name), None)
 
 
 def method_settings(settings: dict[str, Any]) -> dict[str, Any]:

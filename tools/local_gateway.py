@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from functools import cache
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,13 @@ class ThrottledApp:
 
 def gateway_answer(kind: str, status: int, response_type: str) -> dict[str, Any]:
     """API Gateway's own answer, as infra/gateway-responses.json makes it, in the shape of a view's."""
+    answer = _gateway_answer(kind, status, response_type)
+    return {**answer, "headers": dict(answer["headers"])}
+
+
+@cache
+def _gateway_answer(kind: str, status: int, response_type: str) -> dict[str, Any]:
+    """Made once per kind: a replay is refused many times a second, and the file does not change meanwhile."""
     response = gateway_responses()[kind]
     headers = {
         name.removeprefix("gatewayresponse.header."): value.strip("'")

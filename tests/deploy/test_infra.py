@@ -41,6 +41,7 @@ from tools.deploy import (
     policy_files,
     provision_stack,
     stage_settings,
+    sync_usage_keys,
 )
 from tools.lambda_package import PackageError
 
@@ -250,6 +251,27 @@ def test_deploy_throttles_the_stage_and_each_account_by_the_key_its_authorizer_n
     in_plan = apigateway.get_usage_plan_keys(usagePlanId=plan["id"], limit=500)["items"]
     assert sorted(key["value"] for key in in_plan) == usage_keys(table)
     assert {usage_key(table, account_id) for account_id in ("1", "42", "acct-9001")} <= set(usage_keys(table))
+
+
+def test_usage_keys_fill_the_plan_a_packaged_stack_made_once_and_refuse_a_stage_without_one(
+    aws: None, project: Path
+) -> None:
+    # GIVEN no usage plan yet, WHEN its keys are asked for, THEN it says what to do first
+    with pytest.raises(DeployError, match="no usage plan emma-segment-dev-accounts"):
+        sync_usage_keys("dev", project)
+
+    # GIVEN the plan as the packaged template makes it (no keys)
+    apigateway = boto3.client("apigateway")
+    plan = apigateway.create_usage_plan(name="emma-segment-dev-accounts", throttle={"rateLimit": 1, "burstLimit": 1})
+
+    # WHEN its keys are made, twice
+    created = [sync_usage_keys("dev", project) for _ in range(2)]
+
+    # THEN every bucket's key is made the first time, none the second, and each is in the plan
+    table = stage_settings(load_config(project), "dev")["environment_variables"]["API_KEYS_TABLE"]
+    assert created == [len(usage_keys(table)), 0]
+    in_plan = apigateway.get_usage_plan_keys(usagePlanId=plan["id"], limit=500)["items"]
+    assert sorted(key["value"] for key in in_plan) == usage_keys(table)
 
 
 @pytest.mark.parametrize(
