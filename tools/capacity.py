@@ -29,7 +29,7 @@ from chalicelib.dedup import FIRST_ROUND_SIZE, ROUND_SIZE
 from chalicelib.dynamodb import CONCURRENT_CALLS as DYNAMODB_CONCURRENT_CALLS
 from chalicelib.publisher import CONCURRENT_CALLS as SNS_CONCURRENT_CALLS
 from tools import gateway_limits
-from tools.provision import CHALICE_CONFIG
+from tools.deploy import load_config, stage_settings
 
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "capacity-figures.json"
 SECONDS_PER_MONTH = 730 * 3600
@@ -399,7 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--account-share", type=_share, default=1.0, help="share of events from the busiest account (default 1)"
     )
-    parser.add_argument("--stage", default="prod", help="the .chalice/config.json stage (default prod)")
+    parser.add_argument(
+        "--stage", default="prod", choices=sorted(load_config()["stages"]), help="the .chalice/config.json stage"
+    )
     parser.add_argument("--bench", type=Path, default=FIGURES, help="`make bench`'s JSON (default: the snapshot)")
     parser.add_argument("--dynamodb-ms", type=float, default=Latency.dynamodb_ms, help="one DynamoDB wave (10)")
     parser.add_argument("--sns-ms", type=float, default=Latency.sns_ms, help="one SNS wave (default 20)")
@@ -408,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile = Profile(
         args.events_per_second, args.batch_share, args.batch_size, args.burst, args.retry_share, args.account_share
     )
-    stage = json.loads(CHALICE_CONFIG.read_text())["stages"][args.stage]
+    stage = stage_settings(load_config(), args.stage)
     dedup = not args.no_dedup and "DEDUP_TABLE" in stage.get("environment_variables", {})
     ways = paths(json.loads(args.bench.read_text()), dedup, profile.batch_size)
     limits_, defaulted = limits(stage)
