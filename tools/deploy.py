@@ -127,14 +127,18 @@ def deploy(
     settings = stage_settings(load_config(project_dir), stage)
     _check_filled_in(settings)
     lambda_package.check_runtime(settings)
-    for name in gateway_limits.DEFAULTS:
-        gateway_limits.throttle(settings, name)
+    gateway_limits.check(settings)
     provision(stage, fifo=fifo, project_dir=project_dir)
     if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
         # The API Chalice is about to put requires a usage plan key on every event: the plan and
         # its keys must be there first, or the stage would refuse events 403 until step 4.
-        apply_gateway_settings(
-            deployed_rest_api(project_dir, stage), stage, stage_settings(load_config(project_dir), stage)
+        settings = stage_settings(load_config(project_dir), stage)
+        gateway_limits.apply(
+            _apigateway(),
+            deployed_rest_api(project_dir, stage),
+            settings.get("api_gateway_stage", "api"),
+            stage,
+            settings,
         )
     (run_chalice or _chalice_on_prepared_package(project_dir, stage))(["deploy", "--stage", stage])
     rest_api_id = deployed_rest_api(project_dir, stage)

@@ -62,6 +62,12 @@ def throttle(settings: dict[str, Any], name: str) -> Throttle:
     return chosen
 
 
+def check(settings: dict[str, Any]) -> None:
+    """Refuse (`LimitsError`) any throttle setting the gateway cannot take, before anything is deployed."""
+    for name in DEFAULTS:
+        throttle(settings, name)
+
+
 def usage_plan_name(stage: str) -> str:
     return f"emma-segment-{stage}-accounts"
 
