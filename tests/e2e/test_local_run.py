@@ -93,6 +93,16 @@ def test_a_disabled_key_is_a_403_over_http(local_run: LocalRun) -> None:
     assert post(local_run, basic_auth(key), {"type": "identify", "userId": "u1"}).status_code == 403
 
 
+def test_an_allowed_keys_decision_is_kept_for_its_ttl_as_api_gateway_keeps_it(local_run: LocalRun) -> None:
+    # GIVEN a key allowed once
+    keys = local_run.keys()
+    key = keys.create("78")
+    assert post(local_run, basic_auth(key), {"type": "identify", "userId": "u1"}).status_code == 200
+    # WHEN it is disabled, THEN the gateway's kept decision still lets it through (for 5 minutes, as in AWS)
+    keys.set_status(hash_key(key), DISABLED)
+    assert post(local_run, basic_auth(key), {"type": "identify", "userId": "u1"}).status_code == 200
+
+
 def test_sigterm_frees_everything_and_a_second_run_starts_on_the_same_ports() -> None:
     port, aws_port = free_port(), free_port()
     first = start_local_run(port, aws_port)
